@@ -1,0 +1,62 @@
+//! Configuration errors: each names the field, the value and what was expected.
+
+use super::DestinationError;
+use crate::signing::SecretError;
+
+/// A configuration value that was refused. Messages never contain a secret, nor the
+/// URL's credentials, path or query.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A number outside its allowed range.
+    #[error("`{field}` = {value} is out of range; expected {expected}")]
+    OutOfRange {
+        /// The field's name.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// The allowed range, e.g. `1..=300`.
+        expected: &'static str,
+    },
+    /// `enabled = true` without a `url`.
+    #[error("`url` is required when `enabled` is true; expected https://host[:port]/path")]
+    MissingUrl,
+    /// The URL was refused.
+    #[error(transparent)]
+    Url(#[from] DestinationError),
+    /// A secret cannot be used.
+    #[error("`{field}`: {source}")]
+    Secret {
+        /// `secret` or `previous_secrets`.
+        field: &'static str,
+        /// Why.
+        source: SecretError,
+    },
+    /// An entry of `events` is not an event name.
+    #[error("`events` contains unknown event `{value}`; expected `*` or one of: {valid}")]
+    UnknownEvent {
+        /// The entry given.
+        value: String,
+        /// The valid names.
+        valid: String,
+    },
+    /// A header name or value that cannot be sent, or that would override one the
+    /// library sets.
+    #[error("`{field}` entry `{name}` is invalid; expected {expected}")]
+    InvalidHeader {
+        /// `headers` or `signature_header`.
+        field: &'static str,
+        /// The header name given (values are never shown).
+        name: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// The text could not be parsed as a configuration.
+    #[error("webhook configuration ({format}) is invalid: {message}")]
+    Parse {
+        /// `JSON` or `TOML`.
+        format: &'static str,
+        /// The parser's message (it names unknown fields and the expected ones).
+        message: String,
+    },
+}

@@ -1,0 +1,527 @@
+//! Configuration: the seed's `WebhookConfig` (as written by users) and its validated form.
+
+mod destination;
+mod error;
+mod filter;
+
+pub use destination::{
+    BlockedReason, Destination, DestinationError, DestinationPolicy, classify_host, classify_ip,
+    redact_url,
+};
+pub use error::ConfigError;
+pub use filter::EventFilter;
+
+use crate::event::{WebhookEventType, valid_event_names};
+use crate::queue::WebhookQueuePolicy;
+use crate::retry::RetrySchedule;
+use crate::signing::{DEFAULT_HEX_HEADER, Secret, SignatureScheme, Signer};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The most events a queue may hold, whatever the scaling.
+pub const MAX_QUEUE_CAPACITY: usize = 10_000;
+
+/// Webhook settings as a user writes them (JSON, TOML, or code). Every field is optional;
+/// [`WebhookConfig::resolve`] applies the defaults and checks every value.
+///
+/// Unknown fields are rejected. `Debug` and `Display` never show the secret or the
+/// URL's credentials, path or query.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Deliver at all (default `false`).
+    pub enabled: Option<bool>,
+    /// The endpoint (required when enabled).
+    pub url: Option<String>,
+    /// Allow `http://` URLs (default `false`).
+    pub allow_insecure_http: Option<bool>,
+    /// Allow loopback, private, link-local and metadata targets (default `false`).
+    pub allow_private_targets: Option<bool>,
+    /// The signing secret (`whsec_<base64>` or any string). No signatures without one.
+    pub secret: Option<String>,
+    /// Older secrets still signed with during a rotation (Standard scheme).
+    pub previous_secrets: Option<Vec<String>>,
+    /// Events to deliver: absent = the five `task_*` events, `["*"]` = all.
+    pub events: Option<Vec<String>>,
+    /// Per-attempt timeout in seconds (default 30, 1..=300).
+    pub timeout_secs: Option<u32>,
+    /// Retries after the first attempt (default 3, 0..=10).
+    pub retry_count: Option<u32>,
+    /// Base delay of the exponential backoff in ms (default 1000, 100..=30000).
+    pub retry_backoff_ms: Option<u32>,
+    /// An explicit retry schedule in ms (1..=20 entries, each up to 7 days); replaces
+    /// `retry_count` and `retry_backoff_ms`.
+    pub retry_schedule_ms: Option<Vec<u64>>,
+    /// Queue capacity (default 500, 10..=10000).
+    pub queue_capacity: Option<u32>,
+    /// Capacity multiplier per worker in parallel mode (default 2.0, 1.0..=10.0).
+    pub parallel_queue_multiplier: Option<f32>,
+    /// What to do when the queue is full (default `drop_oldest`).
+    pub queue_policy: Option<WebhookQueuePolicy>,
+    /// How long `block_with_timeout` waits for room, in ms (default 100, 1..=60000).
+    pub block_timeout_ms: Option<u64>,
+    /// Signature headers to send (default `standard`).
+    pub signature_scheme: Option<SignatureScheme>,
+    /// Header of the hex scheme (default `x-webhook-signature-256`).
+    pub signature_header: Option<String>,
+    /// Deliveries in flight at once (default 4, 1..=256).
+    pub max_concurrency: Option<u32>,
+    /// Retries that may wait at once before further ones go to the store (default 1000, 0..=100000).
+    pub max_pending_retries: Option<u32>,
+    /// How long dropping the last handle keeps delivering, in ms (default 5000, 0..=600000).
+    pub shutdown_grace_ms: Option<u64>,
+    /// Largest body accepted, in bytes (default 1 MiB, 1024..=16 MiB).
+    pub max_payload_bytes: Option<u64>,
+    /// Where a durable failure store keeps its records (used by the facade and CLI).
+    pub store_path: Option<PathBuf>,
+    /// Extra static headers sent with every request (values may be secret: never logged).
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// Static headers with a `Debug` that shows names only.
+#[derive(Clone, Default, PartialEq)]
+pub struct StaticHeaders(pub HeaderMap);
+
+impl fmt::Debug for StaticHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+/// Resolved webhook configuration with defaults applied.
+///
+/// Built by [`WebhookConfig::resolve`], which has checked every value. `Debug` redacts
+/// the destination, the secrets and static header values.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ResolvedWebhookConfig {
+    /// Whether delivery is on.
+    pub enabled: bool,
+    /// The endpoint; `None` only when disabled.
+    pub destination: Option<Arc<Destination>>,
+    /// The URL-text rules the destination passed (the http transport re-checks after DNS).
+    pub destination_policy: DestinationPolicy,
+    /// Signing secrets, current first.
+    pub secrets: Vec<Secret>,
+    /// Signature headers to send.
+    pub signature_scheme: SignatureScheme,
+    /// Header of the hex scheme.
+    pub signature_header: HeaderName,
+    /// Events delivered.
+    pub events: EventFilter,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Delays between attempts.
+    pub retry: RetrySchedule,
+    /// Queue capacity.
+    pub queue_capacity: usize,
+    /// Capacity multiplier per worker in parallel mode.
+    pub parallel_queue_multiplier: f32,
+    /// Full-queue policy.
+    pub queue_policy: WebhookQueuePolicy,
+    /// Wait bound of `block_with_timeout`.
+    pub block_timeout: Duration,
+    /// Deliveries in flight at once.
+    pub max_concurrency: usize,
+    /// Retries that may wait at once.
+    pub max_pending_retries: usize,
+    /// Delivery time granted when the last handle is dropped.
+    pub shutdown_grace: Duration,
+    /// Largest body accepted, in bytes.
+    pub max_payload_bytes: usize,
+    /// Where a durable store keeps its records, if configured.
+    pub store_path: Option<PathBuf>,
+    /// Extra static headers.
+    pub headers: StaticHeaders,
+}
+
+/// Defaults of the fields that have one.
+pub mod defaults {
+    use std::time::Duration;
+    /// `timeout_secs`.
+    pub const TIMEOUT: Duration = Duration::from_secs(30);
+    /// `retry_count`.
+    pub const RETRY_COUNT: u32 = 3;
+    /// `retry_backoff_ms`.
+    pub const RETRY_BACKOFF: Duration = Duration::from_millis(1000);
+    /// `queue_capacity`.
+    pub const QUEUE_CAPACITY: usize = 500;
+    /// `parallel_queue_multiplier`.
+    pub const PARALLEL_QUEUE_MULTIPLIER: f32 = 2.0;
+    /// `block_timeout_ms`.
+    pub const BLOCK_TIMEOUT: Duration = Duration::from_millis(100);
+    /// `max_concurrency`.
+    pub const MAX_CONCURRENCY: usize = 4;
+    /// `max_pending_retries`.
+    pub const MAX_PENDING_RETRIES: usize = 1000;
+    /// `shutdown_grace_ms`.
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(5000);
+    /// `max_payload_bytes`.
+    pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+}
+
+fn check<T: PartialOrd + fmt::Display + Copy>(
+    field: &'static str,
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    let v = value.unwrap_or(default);
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(ConfigError::OutOfRange {
+            field,
+            value: v.to_string(),
+            expected,
+        })
+    }
+}
+
+/// Headers the library writes itself; static headers may not replace them.
+const RESERVED_HEADERS: [&str; 9] = [
+    "content-type",
+    "content-length",
+    "user-agent",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+fn header_name(field: &'static str, name: &str) -> Result<HeaderName, ConfigError> {
+    let parsed = HeaderName::try_from(name).map_err(|_| ConfigError::InvalidHeader {
+        field,
+        name: name.to_owned(),
+        expected: "a valid HTTP header name",
+    })?;
+    if RESERVED_HEADERS.contains(&parsed.as_str()) {
+        return Err(ConfigError::InvalidHeader {
+            field,
+            name: name.to_owned(),
+            expected: "a header the library does not set itself (not content-type, user-agent, host, webhook-*)",
+        });
+    }
+    Ok(parsed)
+}
+
+impl WebhookConfig {
+    /// Parses JSON, rejecting unknown fields.
+    pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(text).map_err(|e| ConfigError::Parse {
+            format: "JSON",
+            message: e.to_string(),
+        })
+    }
+
+    /// A config that is enabled and sends to `url`.
+    pub fn for_url(url: impl Into<String>) -> Self {
+        Self {
+            enabled: Some(true),
+            url: Some(url.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Applies defaults and checks every value.
+    pub fn resolve(&self) -> Result<ResolvedWebhookConfig, ConfigError> {
+        let enabled = self.enabled.unwrap_or(false);
+        let policy = DestinationPolicy {
+            allow_insecure_http: self.allow_insecure_http.unwrap_or(false),
+            allow_private_targets: self.allow_private_targets.unwrap_or(false),
+        };
+        let destination = match (&self.url, enabled) {
+            (Some(url), _) => Some(Arc::new(Destination::parse(url, policy)?)),
+            (None, true) => return Err(ConfigError::MissingUrl),
+            (None, false) => None,
+        };
+        let mut secrets = Vec::new();
+        if let Some(s) = &self.secret {
+            secrets.push(Secret::parse(s).map_err(|source| ConfigError::Secret {
+                field: "secret",
+                source,
+            })?);
+        }
+        for s in self.previous_secrets.iter().flatten() {
+            secrets.push(Secret::parse(s).map_err(|source| ConfigError::Secret {
+                field: "previous_secrets",
+                source,
+            })?);
+        }
+        let events = match &self.events {
+            None => EventFilter::default_subscription(),
+            Some(list) => parse_events(list)?,
+        };
+        let timeout = check("timeout_secs", self.timeout_secs, 30, 1..=300, "1..=300")?;
+        let retry = match &self.retry_schedule_ms {
+            Some(schedule) => parse_schedule(schedule)?,
+            None => {
+                let count = check("retry_count", self.retry_count, 3, 0..=10, "0..=10")?;
+                let backoff = check(
+                    "retry_backoff_ms",
+                    self.retry_backoff_ms,
+                    1000,
+                    100..=30_000,
+                    "100..=30000",
+                )?;
+                RetrySchedule::exponential(count, Duration::from_millis(u64::from(backoff)))
+            }
+        };
+        let capacity = check(
+            "queue_capacity",
+            self.queue_capacity,
+            500,
+            10..=10_000,
+            "10..=10000",
+        )?;
+        let multiplier = check(
+            "parallel_queue_multiplier",
+            self.parallel_queue_multiplier,
+            2.0,
+            1.0..=10.0,
+            "1.0..=10.0",
+        )?;
+        let block = check(
+            "block_timeout_ms",
+            self.block_timeout_ms,
+            100,
+            1..=60_000,
+            "1..=60000",
+        )?;
+        let concurrency = check(
+            "max_concurrency",
+            self.max_concurrency,
+            4,
+            1..=256,
+            "1..=256",
+        )?;
+        let pending = check(
+            "max_pending_retries",
+            self.max_pending_retries,
+            1000,
+            0..=100_000,
+            "0..=100000",
+        )?;
+        let grace = check(
+            "shutdown_grace_ms",
+            self.shutdown_grace_ms,
+            5000,
+            0..=600_000,
+            "0..=600000",
+        )?;
+        let max_payload = check(
+            "max_payload_bytes",
+            self.max_payload_bytes,
+            1024 * 1024,
+            1024..=16 * 1024 * 1024,
+            "1024..=16777216",
+        )?;
+        let signature_header = match &self.signature_header {
+            Some(name) => header_name("signature_header", name)?,
+            None => HeaderName::from_static(DEFAULT_HEX_HEADER),
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in self.headers.iter().flatten() {
+            let header = header_name("headers", name)?;
+            if header == signature_header {
+                return Err(ConfigError::InvalidHeader {
+                    field: "headers",
+                    name: name.clone(),
+                    expected: "a header other than the signature header",
+                });
+            }
+            let mut value =
+                HeaderValue::try_from(value.as_str()).map_err(|_| ConfigError::InvalidHeader {
+                    field: "headers",
+                    name: name.clone(),
+                    expected: "a value of visible ASCII characters",
+                })?;
+            value.set_sensitive(true);
+            headers.insert(header, value);
+        }
+        Ok(ResolvedWebhookConfig {
+            enabled,
+            destination,
+            destination_policy: policy,
+            secrets,
+            signature_scheme: self.signature_scheme.unwrap_or_default(),
+            signature_header,
+            events,
+            timeout: Duration::from_secs(u64::from(timeout)),
+            retry,
+            queue_capacity: capacity as usize,
+            parallel_queue_multiplier: multiplier,
+            queue_policy: self.queue_policy.unwrap_or_default(),
+            block_timeout: Duration::from_millis(block),
+            max_concurrency: concurrency as usize,
+            max_pending_retries: pending as usize,
+            shutdown_grace: Duration::from_millis(grace),
+            max_payload_bytes: usize::try_from(max_payload).unwrap_or(usize::MAX),
+            store_path: self.store_path.clone(),
+            headers: StaticHeaders(headers),
+        })
+    }
+}
+
+fn parse_events(list: &[String]) -> Result<EventFilter, ConfigError> {
+    let mut events = Vec::new();
+    for name in list {
+        if name == "*" {
+            return Ok(EventFilter::ALL);
+        }
+        let event = name
+            .parse::<WebhookEventType>()
+            .map_err(|_| ConfigError::UnknownEvent {
+                value: name.clone(),
+                valid: valid_event_names(),
+            })?;
+        events.push(event);
+    }
+    Ok(EventFilter::from_events(events))
+}
+
+fn parse_schedule(schedule: &[u64]) -> Result<RetrySchedule, ConfigError> {
+    const WEEK_MS: u64 = 7 * 24 * 3600 * 1000;
+    if schedule.is_empty() || schedule.len() > 20 {
+        return Err(ConfigError::OutOfRange {
+            field: "retry_schedule_ms",
+            value: format!("{} entries", schedule.len()),
+            expected: "1..=20 entries",
+        });
+    }
+    let mut delays = Vec::with_capacity(schedule.len());
+    for &ms in schedule {
+        if ms > WEEK_MS {
+            return Err(ConfigError::OutOfRange {
+                field: "retry_schedule_ms",
+                value: ms.to_string(),
+                expected: "each entry 0..=604800000 (7 days)",
+            });
+        }
+        delays.push(Duration::from_millis(ms));
+    }
+    Ok(RetrySchedule::explicit(delays))
+}
+
+impl ResolvedWebhookConfig {
+    /// The resolved defaults (disabled, no URL).
+    pub fn disabled() -> Self {
+        WebhookConfig::default()
+            .resolve()
+            .unwrap_or_else(|_| unreachable!("the default configuration is valid"))
+    }
+
+    /// Scales for `workers` parallel workers: capacity =
+    /// `queue_capacity × max(1, workers × multiplier)` capped at 10,000, and concurrency
+    /// = `max(max_concurrency, workers)` (capped at 256).
+    pub fn for_parallel(mut self, workers: usize) -> Self {
+        let scale = (workers as f64 * f64::from(self.parallel_queue_multiplier)).max(1.0);
+        let scaled = (self.queue_capacity as f64 * scale).min(MAX_QUEUE_CAPACITY as f64);
+        self.queue_capacity = (scaled as usize).max(self.queue_capacity.min(MAX_QUEUE_CAPACITY));
+        self.max_concurrency = self.max_concurrency.max(workers).min(256);
+        self
+    }
+
+    /// A signer for the configured secrets and scheme.
+    pub fn signer(&self) -> Signer {
+        Signer::new(
+            &self.secrets,
+            self.signature_scheme,
+            self.signature_header.clone(),
+        )
+    }
+}
+
+fn redacted_url(url: &Option<String>) -> String {
+    url.as_deref().map_or_else(|| "none".to_owned(), redact_url)
+}
+
+impl fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |s: &Option<String>| if s.is_some() { "***" } else { "none" };
+        f.debug_struct("WebhookConfig")
+            .field("enabled", &self.enabled)
+            .field("url", &redacted_url(&self.url))
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("allow_private_targets", &self.allow_private_targets)
+            .field("secret", &set(&self.secret))
+            .field(
+                "previous_secrets",
+                &self.previous_secrets.as_ref().map(Vec::len),
+            )
+            .field("events", &self.events)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("retry_count", &self.retry_count)
+            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("retry_schedule_ms", &self.retry_schedule_ms)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("parallel_queue_multiplier", &self.parallel_queue_multiplier)
+            .field("queue_policy", &self.queue_policy)
+            .field("block_timeout_ms", &self.block_timeout_ms)
+            .field("signature_scheme", &self.signature_scheme)
+            .field("signature_header", &self.signature_header)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("max_pending_retries", &self.max_pending_retries)
+            .field("shutdown_grace_ms", &self.shutdown_grace_ms)
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("store_path", &self.store_path)
+            .field(
+                "headers",
+                &self.headers.as_ref().map(|h| h.keys().collect::<Vec<_>>()),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Display for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "webhooks {} → {} (secret {})",
+            if self.enabled.unwrap_or(false) {
+                "enabled"
+            } else {
+                "disabled"
+            },
+            redacted_url(&self.url),
+            if self.secret.is_some() {
+                "set"
+            } else {
+                "not set"
+            },
+        )
+    }
+}
+
+impl fmt::Display for ResolvedWebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dest = self
+            .destination
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |d| d.redacted().to_owned());
+        write!(
+            f,
+            "webhooks {} → {dest}; events {}; {} signing secret(s) ({:?}); timeout {}s; {} retries; queue {} ({}); concurrency {}",
+            if self.enabled { "enabled" } else { "disabled" },
+            self.events,
+            self.secrets.len(),
+            self.signature_scheme,
+            self.timeout.as_secs(),
+            self.retry.max_retries(),
+            self.queue_capacity,
+            self.queue_policy,
+            self.max_concurrency,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

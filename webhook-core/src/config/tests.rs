@@ -1,0 +1,363 @@
+use super::*;
+use serde_json::{Value, json};
+
+fn resolve_json(value: Value) -> Result<ResolvedWebhookConfig, ConfigError> {
+    WebhookConfig::from_json_str(&value.to_string())?.resolve()
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    let obj = base.as_object_mut().expect("object");
+    for (k, v) in extra.as_object().expect("object") {
+        obj.insert(k.clone(), v.clone());
+    }
+    base
+}
+
+fn valid() -> Value {
+    json!({"enabled": true, "url": "https://hooks.example.com/in"})
+}
+
+#[test]
+fn defaults_match_the_design() {
+    let c = resolve_json(valid()).expect("valid");
+    assert!(c.enabled);
+    assert_eq!(c.timeout, Duration::from_secs(30));
+    assert_eq!(c.retry.max_retries(), 3);
+    assert_eq!(c.retry.base_delay(1), Some(Duration::from_secs(1)));
+    assert_eq!(c.queue_capacity, 500);
+    assert_eq!(c.parallel_queue_multiplier, 2.0);
+    assert_eq!(c.queue_policy, WebhookQueuePolicy::DropOldest);
+    assert_eq!(c.block_timeout, Duration::from_millis(100));
+    assert_eq!(c.max_concurrency, 4);
+    assert_eq!(c.signature_scheme, SignatureScheme::Standard);
+    assert_eq!(c.max_payload_bytes, 1024 * 1024);
+    assert_eq!(c.events, EventFilter::default_subscription());
+    assert!(c.events.allows("task_failed") && !c.events.allows("loop_started"));
+    assert!(
+        c.events.allows("my_custom_event"),
+        "custom events pass the filter"
+    );
+    let off = WebhookConfig::default()
+        .resolve()
+        .expect("default is valid");
+    assert!(!off.enabled && off.destination.is_none());
+}
+
+#[test]
+fn every_bad_value_gets_its_own_error_naming_field_value_and_range() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"timeout_secs": 0}),
+            "`timeout_secs` = 0 is out of range; expected 1..=300",
+        ),
+        (
+            json!({"timeout_secs": 301}),
+            "`timeout_secs` = 301 is out of range; expected 1..=300",
+        ),
+        (
+            json!({"retry_count": 11}),
+            "`retry_count` = 11 is out of range; expected 0..=10",
+        ),
+        (
+            json!({"retry_backoff_ms": 99}),
+            "`retry_backoff_ms` = 99 is out of range; expected 100..=30000",
+        ),
+        (
+            json!({"retry_backoff_ms": 30001}),
+            "`retry_backoff_ms` = 30001 is out of range; expected 100..=30000",
+        ),
+        (
+            json!({"queue_capacity": 9}),
+            "`queue_capacity` = 9 is out of range; expected 10..=10000",
+        ),
+        (
+            json!({"queue_capacity": 10001}),
+            "`queue_capacity` = 10001 is out of range; expected 10..=10000",
+        ),
+        (
+            json!({"parallel_queue_multiplier": 0.5}),
+            "`parallel_queue_multiplier` = 0.5 is out of range; expected 1.0..=10.0",
+        ),
+        (
+            json!({"parallel_queue_multiplier": 10.5}),
+            "`parallel_queue_multiplier` = 10.5 is out of range; expected 1.0..=10.0",
+        ),
+        (
+            json!({"block_timeout_ms": 0}),
+            "`block_timeout_ms` = 0 is out of range; expected 1..=60000",
+        ),
+        (
+            json!({"max_concurrency": 0}),
+            "`max_concurrency` = 0 is out of range; expected 1..=256",
+        ),
+        (
+            json!({"max_concurrency": 257}),
+            "`max_concurrency` = 257 is out of range; expected 1..=256",
+        ),
+        (
+            json!({"max_pending_retries": 100001}),
+            "`max_pending_retries` = 100001 is out of range",
+        ),
+        (
+            json!({"shutdown_grace_ms": 600001}),
+            "`shutdown_grace_ms` = 600001 is out of range",
+        ),
+        (
+            json!({"max_payload_bytes": 1023}),
+            "`max_payload_bytes` = 1023 is out of range; expected 1024..=16777216",
+        ),
+        (
+            json!({"retry_schedule_ms": []}),
+            "`retry_schedule_ms` = 0 entries is out of range; expected 1..=20 entries",
+        ),
+        (
+            json!({"retry_schedule_ms": [604800001]}),
+            "`retry_schedule_ms` = 604800001 is out of range",
+        ),
+        (
+            json!({"events": ["task_craeted"]}),
+            "`events` contains unknown event `task_craeted`; expected `*` or one of: task_created",
+        ),
+        (
+            json!({"signature_header": "bad header"}),
+            "`signature_header` entry `bad header` is invalid",
+        ),
+        (
+            json!({"signature_header": "webhook-signature"}),
+            "`signature_header` entry `webhook-signature` is invalid",
+        ),
+        (
+            json!({"headers": {"user-agent": "x"}}),
+            "`headers` entry `user-agent` is invalid",
+        ),
+        (
+            json!({"headers": {"x-ok": "line\nbreak"}}),
+            "`headers` entry `x-ok` is invalid; expected a value of visible ASCII",
+        ),
+        (
+            json!({"secret": "whsec_###"}),
+            "`secret`: the secret starts with `whsec_` but the rest is not valid base64",
+        ),
+        (json!({"secret": ""}), "`secret`: the secret is empty"),
+        (
+            json!({"queue_policy": "drop_everything"}),
+            "unknown variant `drop_everything`, expected one of `drop_oldest`, `drop_new`, `block_with_timeout`",
+        ),
+        (
+            json!({"retries": 3}),
+            "unknown field `retries`, expected one of",
+        ),
+        (
+            json!({"url": null, "enabled": true}),
+            "`url` is required when `enabled` is true",
+        ),
+    ];
+    for (patch, expected) in cases {
+        let value = with(valid(), patch.clone());
+        let err = resolve_json(value).expect_err(&format!("{patch} must be refused"));
+        let msg = err.to_string();
+        assert!(
+            msg.contains(expected),
+            "for {patch}: got `{msg}`, expected `{expected}`"
+        );
+    }
+}
+
+#[test]
+fn range_edges_are_accepted() {
+    for patch in [
+        json!({"timeout_secs": 1}),
+        json!({"timeout_secs": 300}),
+        json!({"retry_count": 0}),
+        json!({"retry_count": 10}),
+        json!({"retry_backoff_ms": 100}),
+        json!({"retry_backoff_ms": 30000}),
+        json!({"queue_capacity": 10}),
+        json!({"queue_capacity": 10000}),
+        json!({"parallel_queue_multiplier": 1.0}),
+        json!({"parallel_queue_multiplier": 10.0}),
+        json!({"retry_schedule_ms": [5000, 300000, 1800000]}),
+        json!({"events": ["*"]}),
+        json!({"events": ["loop_started", "task_failed"]}),
+        json!({"queue_policy": "block_with_timeout", "block_timeout_ms": 250}),
+        json!({"signature_scheme": "hex", "signature_header": "X-Ralph-Signature"}),
+        json!({"headers": {"x-tenant": "acme"}}),
+    ] {
+        resolve_json(with(valid(), patch.clone()))
+            .unwrap_or_else(|e| panic!("{patch} refused: {e}"));
+    }
+}
+
+#[test]
+fn url_checks_refuse_each_case_and_the_matching_opt_in_accepts_it() {
+    let cases: Vec<(&str, &str, Option<&str>)> = vec![
+        ("ftp://hooks.example.com/x", "scheme `ftp`", None),
+        ("https:///nohost", "", None),
+        ("not a url", "not a valid absolute URL", None),
+        (
+            "http://hooks.example.com/x",
+            "plain http; set allow_insecure_http",
+            Some("allow_insecure_http"),
+        ),
+        (
+            "https://localhost/x",
+            "loopback address; set allow_private_targets",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://127.0.0.1/x",
+            "loopback address",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://[::1]:8443/x",
+            "loopback address",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://169.254.169.254/latest",
+            "cloud metadata endpoint",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://metadata.google.internal/x",
+            "cloud metadata endpoint",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://[::ffff:127.0.0.1]/x",
+            "loopback address",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://10.0.0.1/x",
+            "private (RFC 1918) address",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://192.168.1.5/x",
+            "private (RFC 1918) address",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://100.64.0.1/x",
+            "carrier-grade NAT",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://[fd00::1]/x",
+            "unique-local",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://[fe80::1]/x",
+            "link-local",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://0.0.0.0/x",
+            "unspecified",
+            Some("allow_private_targets"),
+        ),
+        (
+            "https://224.0.0.1/x",
+            "multicast",
+            Some("allow_private_targets"),
+        ),
+    ];
+    for (url, expected, opt_in) in cases {
+        let err = resolve_json(json!({"enabled": true, "url": url}))
+            .expect_err(&format!("{url} must be refused"));
+        let msg = err.to_string();
+        assert!(msg.contains(expected), "{url}: got `{msg}`");
+        assert!(
+            !msg.contains("/x") && !msg.contains("latest"),
+            "{url}: path leaked in `{msg}`"
+        );
+        if let Some(flag) = opt_in {
+            resolve_json(json!({"enabled": true, "url": url, flag: true}))
+                .unwrap_or_else(|e| panic!("{url} with {flag}: {e}"));
+        }
+    }
+    // http to a loopback target needs both opt-ins.
+    resolve_json(json!({"enabled": true, "url": "http://127.0.0.1:9/x",
+        "allow_insecure_http": true, "allow_private_targets": true}))
+    .expect("both opt-ins");
+}
+
+#[test]
+fn debug_and_display_never_show_secrets_or_url_details() {
+    let cfg = WebhookConfig {
+        secret: Some("S3cr3t-token".into()),
+        previous_secrets: Some(vec!["0ld-S3cr3t".into()]),
+        headers: Some([("x-api-key".to_owned(), "k3y-value".to_owned())].into()),
+        ..WebhookConfig::for_url("https://user:pw@hooks.example.com/p/TOKEN?sig=abc")
+    };
+    let resolved = cfg.resolve().expect("valid");
+    let printed = format!("{cfg:?} {cfg} {cfg:#?} {resolved:?} {resolved} {resolved:#?}");
+    for needle in [
+        "S3cr3t-token",
+        "0ld-S3cr3t",
+        "pw",
+        "TOKEN",
+        "sig=abc",
+        "k3y-value",
+        "user",
+    ] {
+        assert!(!printed.contains(needle), "`{needle}` leaked in: {printed}");
+    }
+    assert!(printed.contains("https://hooks.example.com/…"));
+}
+
+#[test]
+fn url_credentials_become_basic_auth_and_leave_the_uri() {
+    let c = WebhookConfig::for_url("https://user:pw@hooks.example.com:8443/p?q=1")
+        .resolve()
+        .expect("valid");
+    let d = c.destination.expect("destination");
+    assert_eq!(d.basic_auth(), Some(("user", "pw")));
+    assert_eq!(d.uri().to_string(), "https://hooks.example.com:8443/p?q=1");
+    assert_eq!(d.redacted(), "https://hooks.example.com:8443/…");
+    assert_eq!(redact_url("http://a:b@h:1/x?y"), "http://h:1/…");
+    assert_eq!(redact_url("::nonsense"), "<invalid url>");
+}
+
+#[test]
+fn parallel_mode_scales_capacity_and_concurrency_with_a_cap() {
+    let base = resolve_json(valid()).expect("valid");
+    let p = base.clone().for_parallel(3);
+    assert_eq!(p.queue_capacity, 3000); // 500 × 3 × 2.0
+    assert_eq!(p.max_concurrency, 4);
+    let p = base.clone().for_parallel(12);
+    assert_eq!(p.queue_capacity, MAX_QUEUE_CAPACITY); // 12000 capped
+    assert_eq!(p.max_concurrency, 12);
+    let p = base.for_parallel(0);
+    assert_eq!(p.queue_capacity, 500);
+}
+
+#[test]
+fn addresses_are_classified_including_mapped_forms() {
+    use std::net::IpAddr;
+    let cases = [
+        ("127.0.0.1", Some(BlockedReason::Loopback)),
+        ("::ffff:127.0.0.1", Some(BlockedReason::Loopback)),
+        ("64:ff9b::a00:1", Some(BlockedReason::Private)),
+        ("172.16.0.1", Some(BlockedReason::Private)),
+        ("172.32.0.1", None),
+        ("8.8.8.8", None),
+        ("2606:4700::1111", None),
+        ("fd00:ec2::254", Some(BlockedReason::CloudMetadata)),
+        ("::", Some(BlockedReason::Unspecified)),
+        ("ff02::1", Some(BlockedReason::Multicast)),
+        ("255.255.255.255", Some(BlockedReason::Multicast)),
+    ];
+    for (ip, expected) in cases {
+        let parsed: IpAddr = ip.parse().expect("ip");
+        assert_eq!(classify_ip(parsed), expected, "{ip}");
+    }
+    assert_eq!(
+        classify_host("foo.localhost"),
+        Some(BlockedReason::Loopback)
+    );
+    assert_eq!(classify_host("hooks.example.com"), None);
+}

@@ -1,0 +1,116 @@
+use super::*;
+use serde_json::json;
+
+#[test]
+fn every_event_type_round_trips_through_its_wire_name() {
+    for event in WebhookEventType::ALL {
+        let json = serde_json::to_value(event).expect("serializes");
+        assert_eq!(json, json!(event.as_str()));
+        assert_eq!(event.as_str().parse::<WebhookEventType>(), Ok(event));
+        assert_eq!(event.to_string(), event.as_str());
+    }
+}
+
+#[test]
+fn unknown_event_name_error_lists_the_valid_names() {
+    let err = "task_exploded".parse::<WebhookEventType>().unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("task_exploded"), "{msg}");
+    for event in WebhookEventType::ALL {
+        assert!(msg.contains(event.as_str()), "{msg} lacks {event}");
+    }
+}
+
+#[test]
+fn minimal_payload_serializes_only_event_and_timestamp() {
+    let payload = WebhookPayload {
+        event: "loop_started".into(),
+        timestamp: "2026-01-01T00:00:00.000Z".into(),
+        ..WebhookPayload::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&payload).expect("serializes"),
+        json!({"event": "loop_started", "timestamp": "2026-01-01T00:00:00.000Z"})
+    );
+}
+
+#[test]
+fn full_payload_uses_the_seed_field_names_with_context_flattened() {
+    let payload = WebhookPayload {
+        event: "task_status_changed".into(),
+        timestamp: "2026-01-01T00:00:00.000Z".into(),
+        task_id: Some("RQ-1".into()),
+        task_title: Some("Write docs".into()),
+        previous_status: Some("todo".into()),
+        current_status: Some("doing".into()),
+        note: Some("n".into()),
+        context: WebhookContext {
+            runner: Some("codex".into()),
+            model: Some("m".into()),
+            phase: Some(2),
+            phase_count: Some(3),
+            duration_ms: Some(1500),
+            repo_root: Some("/repo".into()),
+            branch: Some("main".into()),
+            commit: Some("abc123".into()),
+            ci_gate: Some("passed".into()),
+        },
+    };
+    let value = serde_json::to_value(&payload).expect("serializes");
+    assert_eq!(
+        value,
+        json!({
+            "event": "task_status_changed", "timestamp": "2026-01-01T00:00:00.000Z",
+            "task_id": "RQ-1", "task_title": "Write docs", "previous_status": "todo",
+            "current_status": "doing", "note": "n", "runner": "codex", "model": "m",
+            "phase": 2, "phase_count": 3, "duration_ms": 1500, "repo_root": "/repo",
+            "branch": "main", "commit": "abc123", "ci_gate": "passed"
+        })
+    );
+    let back: WebhookPayload = serde_json::from_value(value).expect("deserializes");
+    assert_eq!(back, payload);
+}
+
+#[test]
+fn partial_context_omits_unset_fields() {
+    let payload = WebhookPayload::new(WebhookEventType::PhaseStarted)
+        .task_id("T1")
+        .context(WebhookContext {
+            phase: Some(1),
+            ..WebhookContext::default()
+        });
+    let value = serde_json::to_value(&payload).expect("serializes");
+    let keys: Vec<&str> = value
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, ["event", "phase", "task_id", "timestamp"]);
+}
+
+#[test]
+fn custom_messages_carry_any_json_and_a_fresh_id() {
+    let a = WebhookMessage::custom("deploy_finished", &json!({"env": "prod", "ok": true}))
+        .expect("valid");
+    let b = WebhookMessage::custom("deploy_finished", &json!({})).expect("valid");
+    assert_eq!(a.event(), "deploy_finished");
+    assert_eq!(&a.body()[..], br#"{"env":"prod","ok":true}"#);
+    assert_ne!(a.id(), b.id());
+    assert!(a.id().as_str().starts_with("msg_"));
+    assert!(matches!(
+        WebhookMessage::custom("", &json!({})),
+        Err(MessageError::InvalidEventName { len: 0 })
+    ));
+}
+
+#[test]
+fn webhook_ids_are_validated_for_header_safety() {
+    assert!("msg_abc-1.2:3".parse::<WebhookId>().is_ok());
+    let err = "has space".parse::<WebhookId>().unwrap_err();
+    assert!(err.to_string().contains("expected 1..=128"));
+    assert!("".parse::<WebhookId>().is_err());
+    assert!("x".repeat(129).parse::<WebhookId>().is_err());
+}

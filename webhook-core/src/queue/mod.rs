@@ -1,0 +1,51 @@
+//! The bounded queue between callers and the worker, and its full-queue policies.
+
+mod policy;
+
+pub use policy::{FullQueue, FullQueueAction, QueuePolicy, WebhookQueuePolicy};
+
+use crate::event::{WebhookId, WebhookMessage};
+use crate::store::RecordId;
+
+/// An event waiting in the queue (what a [`QueuePolicy`] sees).
+#[derive(Debug)]
+pub struct QueuedEvent {
+    pub(crate) message: WebhookMessage,
+    pub(crate) replay_of: Option<RecordId>,
+    pub(crate) prior_attempts: u32,
+}
+
+impl QueuedEvent {
+    pub(crate) fn new(message: WebhookMessage) -> Self {
+        Self {
+            message,
+            replay_of: None,
+            prior_attempts: 0,
+        }
+    }
+
+    /// The event name.
+    pub fn event(&self) -> &str {
+        self.message.event()
+    }
+
+    /// The task id, if any.
+    pub fn task_id(&self) -> Option<&str> {
+        self.message.task_id()
+    }
+
+    /// The webhook id.
+    pub fn webhook_id(&self) -> &WebhookId {
+        self.message.id()
+    }
+
+    /// The body size in bytes.
+    pub fn body_len(&self) -> usize {
+        self.message.body().len()
+    }
+
+    /// Whether this is a replay of a stored failure.
+    pub fn is_replay(&self) -> bool {
+        self.replay_of.is_some()
+    }
+}

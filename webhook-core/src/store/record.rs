@@ -1,0 +1,309 @@
+//! Failure records and the rules for updating them.
+
+use crate::event::WebhookId;
+use crate::time;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::SystemTime;
+
+/// A record's id: `rec_` then 12 hex digits of unix milliseconds and 8 of a sequence number,
+/// so that ids sort by time (newest last) as plain strings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RecordId(String);
+
+impl RecordId {
+    /// A new id for a record failing at `at`.
+    pub fn new(at: SystemTime) -> Self {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let start = *START.get_or_init(|| crate::event::random_seed() as u32 & 0x0fff_ffff);
+        let seq = start.wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed));
+        Self(format!("rec_{:012x}{seq:08x}", time::unix_millis(at)))
+    }
+
+    /// Wraps an existing id (as read from a store or typed by an operator).
+    pub fn from_string(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a delivery finally failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Every retry was used up.
+    Exhausted,
+    /// A failure that retrying cannot fix (4xx, 3xx, blocked destination, payload too large).
+    Permanent,
+    /// A retry was due but too many retries were already waiting.
+    Overflow,
+    /// Still queued, in flight or waiting to retry when the notifier shut down.
+    Shutdown,
+}
+
+impl FailureKind {
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Exhausted => "exhausted",
+            Self::Permanent => "permanent",
+            Self::Overflow => "overflow",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Whether a record still needs attention.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Not delivered yet.
+    #[default]
+    Failed,
+    /// A replay delivered it.
+    Resolved,
+}
+
+/// A delivery that finally failed: enough to diagnose it and to replay exactly what was sent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FailureRecord {
+    /// The record's id (sorts by time).
+    pub id: RecordId,
+    /// The event's webhook id (kept by replays).
+    pub webhook_id: WebhookId,
+    /// When it (last) failed, RFC 3339.
+    pub failed_at: String,
+    /// When it (last) failed, unix milliseconds.
+    pub failed_at_ms: u64,
+    /// The event name.
+    pub event: String,
+    /// The task id, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// The destination, redacted to `scheme://host[:port]/…`.
+    pub destination: String,
+    /// The last error, sanitized, at most 400 characters.
+    pub error: String,
+    /// The last HTTP status, if a server answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    /// Attempts made in total (original and replays).
+    pub attempts: u32,
+    /// How many times it was replayed.
+    pub replay_count: u32,
+    /// Why it failed (last time).
+    pub outcome: FailureKind,
+    /// Whether a replay has since delivered it.
+    #[serde(default)]
+    pub status: RecordStatus,
+    /// When a replay delivered it, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<String>,
+    /// The JSON body exactly as it was sent.
+    pub payload: Box<RawValue>,
+}
+
+/// The seed's name for [`FailureRecord`].
+pub type WebhookFailureRecord = FailureRecord;
+
+/// The longest error text a record keeps.
+pub const MAX_ERROR_CHARS: usize = 400;
+
+/// Truncates `text` to [`MAX_ERROR_CHARS`] characters (on a character boundary).
+pub(crate) fn clip_error(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => text[..cut].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// A change to a stored record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RecordUpdate {
+    /// A replay is starting: counts it, unless the record is resolved or has been replayed
+    /// `max_replay_attempts` times already.
+    BeginReplay {
+        /// The most replays allowed.
+        max_replay_attempts: u32,
+    },
+    /// A replay that was begun could not be enqueued: takes the count back.
+    CancelReplay,
+    /// A replay failed again: the record learns the new failure (not a new record).
+    ReplayFailed {
+        /// When, RFC 3339.
+        failed_at: String,
+        /// When, unix milliseconds.
+        failed_at_ms: u64,
+        /// The sanitized error.
+        error: String,
+        /// The last status, if any.
+        last_status: Option<u16>,
+        /// Attempts made by this replay.
+        attempts: u32,
+        /// Why it failed this time.
+        outcome: FailureKind,
+    },
+    /// A replay delivered it.
+    Resolved {
+        /// When, RFC 3339.
+        at: String,
+    },
+}
+
+/// Why [`FailureRecord::apply`] refused an update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateRejected {
+    /// The record was already delivered by an earlier replay.
+    #[error("already resolved")]
+    AlreadyResolved,
+    /// The record has been replayed as often as allowed.
+    #[error("replayed {replay_count} times; the limit is {max_replay_attempts}")]
+    ReplayLimit {
+        /// Replays so far.
+        replay_count: u32,
+        /// The limit.
+        max_replay_attempts: u32,
+    },
+}
+
+impl FailureRecord {
+    /// Applies `update` (the rules every store shares). On `Err` the record is unchanged.
+    pub fn apply(&mut self, update: &RecordUpdate) -> Result<(), UpdateRejected> {
+        match update {
+            RecordUpdate::BeginReplay {
+                max_replay_attempts,
+            } => {
+                self.check_replayable(*max_replay_attempts)?;
+                self.replay_count += 1;
+            }
+            RecordUpdate::CancelReplay => self.replay_count = self.replay_count.saturating_sub(1),
+            RecordUpdate::ReplayFailed {
+                failed_at,
+                failed_at_ms,
+                error,
+                last_status,
+                attempts,
+                outcome,
+            } => {
+                self.failed_at.clone_from(failed_at);
+                self.failed_at_ms = *failed_at_ms;
+                self.error = clip_error(error);
+                self.last_status = *last_status;
+                self.attempts = self.attempts.saturating_add(*attempts);
+                self.outcome = *outcome;
+            }
+            RecordUpdate::Resolved { at } => {
+                self.status = RecordStatus::Resolved;
+                self.resolved_at = Some(at.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a replay may start under `max_replay_attempts`.
+    pub fn check_replayable(&self, max_replay_attempts: u32) -> Result<(), UpdateRejected> {
+        if self.status == RecordStatus::Resolved {
+            return Err(UpdateRejected::AlreadyResolved);
+        }
+        if self.replay_count >= max_replay_attempts {
+            return Err(UpdateRejected::ReplayLimit {
+                replay_count: self.replay_count,
+                max_replay_attempts,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Which records to list. The default matches everything, limited to 20.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RecordFilter {
+    /// Match these ids (record ids or webhook ids); empty matches any.
+    pub ids: Vec<String>,
+    /// Match this event name.
+    pub event: Option<String>,
+    /// Match this task id.
+    pub task_id: Option<String>,
+    /// Match this status.
+    pub status: Option<RecordStatus>,
+    /// At most this many records.
+    pub limit: usize,
+}
+
+impl Default for RecordFilter {
+    fn default() -> Self {
+        Self {
+            ids: Vec::new(),
+            event: None,
+            task_id: None,
+            status: None,
+            limit: 20,
+        }
+    }
+}
+
+impl RecordFilter {
+    /// Everything, newest first, at most `limit`.
+    pub fn newest(limit: usize) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+
+    /// Restricts to these ids (record ids or webhook ids).
+    pub fn ids(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.ids = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Restricts to one event name.
+    pub fn event(mut self, event: impl Into<String>) -> Self {
+        self.event = Some(event.into());
+        self
+    }
+
+    /// Restricts to one task id.
+    pub fn task_id(mut self, task_id: impl Into<String>) -> Self {
+        self.task_id = Some(task_id.into());
+        self
+    }
+
+    /// Restricts to one status.
+    pub fn status(mut self, status: RecordStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Whether `record` matches (every field but the limit).
+    pub fn matches(&self, record: &FailureRecord) -> bool {
+        (self.ids.is_empty()
+            || self
+                .ids
+                .iter()
+                .any(|id| id == record.id.as_str() || id == record.webhook_id.as_str()))
+            && self.event.as_ref().is_none_or(|e| *e == record.event)
+            && self
+                .task_id
+                .as_ref()
+                .is_none_or(|t| Some(t.as_str()) == record.task_id.as_deref())
+            && self.status.is_none_or(|s| s == record.status)
+    }
+}

@@ -1,0 +1,122 @@
+//! The `Transport` plug point: one delivery attempt.
+
+mod error;
+
+pub use error::{TransportError, TransportErrorKind};
+
+use crate::config::Destination;
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Delivers one attempt of one webhook.
+///
+/// # What the worker promises
+/// - `request` is complete: destination (already checked against the URL-text rules),
+///   headers (content type, user agent, `webhook-id`, fresh signatures, static headers,
+///   basic auth from URL credentials), the JSON body and the attempt's timeout.
+/// - The worker retries, signs, logs and records failures; the transport does none of that.
+/// - Calls may run concurrently (up to the configured concurrency).
+///
+/// # What the worker expects back
+/// - `Ok(response)` whenever the server answered with a status, whatever it was (3xx
+///   included: redirects must not be followed).
+/// - `Err` only when no status was obtained, with the [`TransportErrorKind`] that says
+///   why, and a message that carries the redacted destination only (never the path,
+///   query, credentials or any header value).
+/// - The whole exchange is bounded by `request.timeout`: a transport must return
+///   [`TransportError::Timeout`] rather than hang. (The worker also enforces it, as a
+///   backstop.)
+///
+/// # Example
+/// ```
+/// use async_trait::async_trait;
+/// use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
+///
+/// /// Accepts everything without sending it anywhere.
+/// #[derive(Debug)]
+/// struct Sink;
+///
+/// #[async_trait]
+/// impl Transport for Sink {
+///     async fn send(&self, _request: DeliveryRequest) -> Result<DeliveryResponse, TransportError> {
+///         Ok(DeliveryResponse::new(http::StatusCode::NO_CONTENT))
+///     }
+/// }
+/// let _shared: std::sync::Arc<dyn Transport> = std::sync::Arc::new(Sink);
+/// ```
+#[async_trait]
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// Performs one attempt.
+    async fn send(&self, request: DeliveryRequest) -> Result<DeliveryResponse, TransportError>;
+}
+
+/// One attempt, ready to send.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DeliveryRequest {
+    /// Where to send it (`Debug`/`Display` are redacted).
+    pub destination: Arc<Destination>,
+    /// Every header to send. May hold secrets (signatures, basic auth): never log values.
+    pub headers: HeaderMap,
+    /// The JSON body.
+    pub body: Bytes,
+    /// The bound on the whole exchange.
+    pub timeout: Duration,
+    /// Which attempt this is for this webhook id (1 for the first; counting continues on replay).
+    pub attempt: u32,
+}
+
+impl DeliveryRequest {
+    /// A request with the given parts.
+    pub fn new(
+        destination: Arc<Destination>,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: Duration,
+        attempt: u32,
+    ) -> Self {
+        Self {
+            destination,
+            headers,
+            body,
+            timeout,
+            attempt,
+        }
+    }
+
+    /// The `webhook-id` header's value.
+    pub fn webhook_id(&self) -> Option<&str> {
+        self.headers
+            .get(crate::signing::WEBHOOK_ID)
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What the server answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryResponse {
+    /// The response status.
+    pub status: StatusCode,
+    /// The server's `Retry-After`, already converted to a delay (from seconds or an HTTP-date).
+    pub retry_after: Option<Duration>,
+}
+
+impl DeliveryResponse {
+    /// A response with `status` and no `Retry-After`.
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            retry_after: None,
+        }
+    }
+
+    /// Sets the `Retry-After` delay.
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+}

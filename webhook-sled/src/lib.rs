@@ -1,0 +1,1 @@
+//! webhook-sled (in progress).

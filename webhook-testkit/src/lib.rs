@@ -1,0 +1,1 @@
+//! webhook-testkit (in progress).
