@@ -1,6 +1,6 @@
 //! An in-process webhook notifier: the contracts and the engine.
 //!
-//! An application hands an event to a [`Notifier`](worker) and goes on at once; a
+//! An application hands an event to a [`Notifier`] and goes on at once; a
 //! background worker signs it, delivers it through a [`Transport`], retries what is
 //! worth retrying and keeps what finally failed in a [`FailureStore`], from which it can
 //! be replayed. A bounded queue with a [`QueuePolicy`] keeps a slow endpoint from
@@ -15,21 +15,31 @@
 //! - [`signing`]: Standard Webhooks and hex HMAC-SHA256 signatures, and verification.
 //! - [`transport`], [`store`], [`queue`]: the three plug points.
 //! - [`retry`]: classification and the retry schedule.
+//! - [`worker`]: the [`Notifier`] handle, its worker thread, counters and shutdown.
+//! - [`diagnostics`], [`replay`]: what operators look at and how they resend failures.
 
 pub mod config;
+pub mod diagnostics;
 pub mod event;
 pub mod queue;
+pub mod replay;
 pub mod retry;
 pub mod signing;
 pub mod store;
 pub mod time;
 pub mod transport;
+pub mod worker;
 
 pub use config::{ConfigError, ResolvedWebhookConfig, WebhookConfig};
+pub use diagnostics::WebhookDiagnostics;
 pub use event::{WebhookContext, WebhookEventType, WebhookId, WebhookMessage, WebhookPayload};
 pub use queue::{QueuePolicy, WebhookQueuePolicy};
+pub use replay::{ReplayCandidate, ReplayError, ReplayReport, ReplaySelector};
 pub use store::{FailureRecord, FailureStore, MemoryFailureStore, WebhookFailureRecord};
 pub use transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
+pub use worker::{
+    DeliveryStats, DropReason, EnqueueOutcome, Notifier, NotifierBuilder, ShutdownReport,
+};
 
 #[cfg(test)]
 mod object_safety {

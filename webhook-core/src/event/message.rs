@@ -19,8 +19,8 @@ pub struct WebhookMessage {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MessageError {
-    /// The payload could not be serialized to JSON.
-    #[error("webhook payload for event `{event}` could not be serialized to JSON: {source}")]
+    /// The payload could not be serialized to JSON (or given bytes are not JSON).
+    #[error("webhook payload for event `{event}` is not valid JSON: {source}")]
     Serialize {
         /// The event name.
         event: String,
@@ -56,12 +56,20 @@ impl WebhookMessage {
         Self::from_parts(event, None, bytes)
     }
 
-    /// A message from already serialized JSON bytes (used by replay, which resends a stored body).
+    /// A message from already serialized JSON bytes (replay resends a stored body this
+    /// way). The bytes must be one valid JSON value.
     pub fn from_json_bytes(
         event: &str,
         task_id: Option<String>,
         body: impl Into<Bytes>,
     ) -> Result<Self, MessageError> {
+        let body = body.into();
+        if let Err(source) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+            return Err(MessageError::Serialize {
+                event: event.to_owned(),
+                source,
+            });
+        }
         Self::from_parts(event, task_id, body)
     }
 

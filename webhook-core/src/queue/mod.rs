@@ -1,6 +1,9 @@
 //! The bounded queue between callers and the worker, and its full-queue policies.
 
+mod bounded;
 mod policy;
+
+pub(crate) use bounded::{BoundedQueue, PushResult};
 
 pub use policy::{FullQueue, FullQueueAction, QueuePolicy, WebhookQueuePolicy};
 

@@ -51,6 +51,11 @@ impl Secret {
         Ok(Self { key })
     }
 
+    /// The key as text, when it is UTF-8 (used only to scrub it from error texts).
+    pub(crate) fn as_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.key).ok()
+    }
+
     pub(crate) fn key(&self) -> &[u8] {
         &self.key
     }

@@ -1,0 +1,86 @@
+//! A snapshot of the notifier for operators: counters, configuration, recent failures.
+
+use crate::store::{FailureRecord, RecordFilter};
+use crate::worker::DeliveryStats;
+use serde::{Deserialize, Serialize};
+
+/// Everything an operator needs to see at once. Serializes to JSON; holds no secret
+/// (the destination is redacted, records are sanitized).
+///
+/// The queue depth is `queued` (from the flattened [`DeliveryStats`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WebhookDiagnostics {
+    /// Whether delivery is on.
+    pub enabled: bool,
+    /// The destination, redacted to `scheme://host[:port]/…`.
+    pub destination: Option<String>,
+    /// Queue capacity.
+    pub queue_capacity: usize,
+    /// Full-queue policy (`drop_oldest`, `drop_new`, `block_with_timeout`, or `custom`).
+    pub queue_policy: String,
+    /// Deliveries in flight at once, at most.
+    pub max_concurrency: usize,
+    /// Retries that may wait at once, at most.
+    pub max_pending_retries: usize,
+    /// Every counter.
+    #[serde(flatten)]
+    pub stats: DeliveryStats,
+    /// Where the failure store keeps its records.
+    pub store_location: String,
+    /// How many records the store holds (`None` if it could not be read).
+    pub store_records: Option<usize>,
+    /// Why the store could not be read, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_error: Option<String>,
+    /// The newest failure records, newest first.
+    pub recent_failures: Vec<FailureRecord>,
+}
+
+/// The seed's name for a diagnostics snapshot is [`WebhookDiagnostics`]; this is the
+/// default number of recent failures it includes.
+pub const DEFAULT_RECENT_FAILURES: usize = 10;
+
+impl WebhookDiagnostics {
+    pub(crate) fn new(
+        shared: &crate::worker::SharedRef,
+        stats: DeliveryStats,
+        store_error: Option<String>,
+    ) -> Self {
+        let config = &shared.config;
+        Self {
+            enabled: config.enabled,
+            destination: config.destination.as_ref().map(|d| d.redacted().to_owned()),
+            queue_capacity: shared.queue.capacity(),
+            queue_policy: shared.policy_name.clone(),
+            max_concurrency: config.max_concurrency,
+            max_pending_retries: config.max_pending_retries,
+            stats,
+            store_location: shared.store.location(),
+            store_records: None,
+            store_error,
+            recent_failures: Vec::new(),
+        }
+    }
+
+    pub(crate) async fn collect(shared: &crate::worker::SharedRef, recent: usize) -> Self {
+        let stats = shared.counters.snapshot(shared.queue.len());
+        let mut diag = Self::new(shared, stats, None);
+        let bound = shared.store_timeout;
+        let read = async {
+            let count = shared.store.count().await?;
+            let records = shared.store.list(&RecordFilter::newest(recent)).await?;
+            Ok::<_, crate::store::StoreError>((count, records))
+        };
+        match tokio::time::timeout(bound, read).await {
+            Ok(Ok((count, records))) => {
+                diag.store_records = Some(count);
+                diag.recent_failures = records;
+            }
+            Ok(Err(e)) => diag.store_error = Some(shared.sanitize(&e.to_string())),
+            Err(_) => {
+                diag.store_error = Some("the failure store did not answer in time".to_owned())
+            }
+        }
+        diag
+    }
+}

@@ -1,0 +1,262 @@
+//! The bounded queue: a lock-protected ring with a policy for when it is full.
+
+use super::{FullQueue, FullQueueAction, QueuePolicy, QueuedEvent};
+use crate::worker::Counters;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// What happened to an offered event.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PushResult {
+    Accepted,
+    AcceptedAfterEviction,
+    Full,
+    TimedOut,
+    Closed,
+}
+
+struct State {
+    items: VecDeque<QueuedEvent>,
+    closed: bool,
+}
+
+/// The queue shared by producers (any thread) and the worker.
+pub(crate) struct BoundedQueue {
+    state: Mutex<State>,
+    capacity: usize,
+    len: AtomicUsize,
+    /// Producers blocked in `block_with_timeout` wait here (sync path).
+    space: Condvar,
+    /// Async producers wait here.
+    space_async: Notify,
+    waiting_producers: AtomicUsize,
+    /// The worker waits here for items.
+    items_ready: Notify,
+    policy: Arc<dyn QueuePolicy>,
+    configured_wait: Duration,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for BoundedQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedQueue")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// How a push may wait when the policy asks it to.
+enum Waiting {
+    /// Block the calling thread (sync API).
+    Block,
+    /// Do not wait here; report how long to wait so the async caller can await.
+    Report,
+}
+
+enum Attempt {
+    Done(PushResult),
+    Wait(QueuedEvent, Duration),
+}
+
+impl BoundedQueue {
+    pub(crate) fn new(
+        capacity: usize,
+        policy: Arc<dyn QueuePolicy>,
+        configured_wait: Duration,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            state: Mutex::new(State {
+                items: VecDeque::with_capacity(capacity.min(1024)),
+                closed: false,
+            }),
+            capacity,
+            len: AtomicUsize::new(0),
+            space: Condvar::new(),
+            space_async: Notify::new(),
+            waiting_producers: AtomicUsize::new(0),
+            items_ready: Notify::new(),
+            policy,
+            configured_wait,
+            counters,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section leaves the deque consistent, so a poisoned lock is usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Offers an event; `event` is counted as accepted on success (under the lock, so
+    /// the accounting identity never sees it queued but not accepted).
+    fn try_push(&self, event: QueuedEvent, mode: &Waiting, use_policy: bool) -> Attempt {
+        let mut state = self.lock();
+        if state.closed {
+            return Attempt::Done(PushResult::Closed);
+        }
+        if state.items.len() < self.capacity {
+            self.push_locked(&mut state, event);
+            return Attempt::Done(PushResult::Accepted);
+        }
+        if !use_policy {
+            return Attempt::Done(PushResult::Full);
+        }
+        let action = self.policy.on_full(&FullQueue {
+            incoming: &event,
+            queued: &state.items,
+            configured_wait: self.configured_wait,
+        });
+        let evict_at = match action {
+            FullQueueAction::DropIncoming => return Attempt::Done(PushResult::Full),
+            FullQueueAction::EvictOldest => 0,
+            FullQueueAction::Evict(i) if i < state.items.len() => i,
+            FullQueueAction::Evict(_) => return Attempt::Done(PushResult::Full),
+            FullQueueAction::Wait(bound) => match mode {
+                Waiting::Report => return Attempt::Wait(event, bound),
+                Waiting::Block => return self.block_then_push(state, event, bound),
+            },
+        };
+        if let Some(evicted) = state.items.remove(evict_at) {
+            self.counters.evicted.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(webhook_id = %evicted.webhook_id(), event = evicted.event(), "queue full: evicted a queued event");
+        }
+        state.items.push_back(event);
+        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        drop(state);
+        self.items_ready.notify_one();
+        Attempt::Done(PushResult::AcceptedAfterEviction)
+    }
+
+    fn push_locked(&self, state: &mut MutexGuard<'_, State>, event: QueuedEvent) {
+        state.items.push_back(event);
+        self.len.store(state.items.len(), Ordering::Relaxed);
+        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        self.items_ready.notify_one();
+    }
+
+    fn block_then_push(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        event: QueuedEvent,
+        bound: Duration,
+    ) -> Attempt {
+        let deadline = Instant::now() + bound;
+        self.waiting_producers.fetch_add(1, Ordering::SeqCst);
+        let result = loop {
+            if state.closed {
+                break PushResult::Closed;
+            }
+            if state.items.len() < self.capacity {
+                self.push_locked(&mut state, event);
+                break PushResult::Accepted;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break PushResult::TimedOut;
+            }
+            state = self
+                .space
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        };
+        self.waiting_producers.fetch_sub(1, Ordering::SeqCst);
+        Attempt::Done(result)
+    }
+
+    /// Offers an event from synchronous code (may block only under a `Wait` policy).
+    pub(crate) fn push(&self, event: QueuedEvent) -> PushResult {
+        match self.try_push(event, &Waiting::Block, true) {
+            Attempt::Done(result) => result,
+            Attempt::Wait(..) => unreachable!("blocking mode never reports a wait"),
+        }
+    }
+
+    /// Offers an event without applying the policy (replays never evict other events).
+    pub(crate) fn push_if_room(&self, event: QueuedEvent) -> PushResult {
+        match self.try_push(event, &Waiting::Report, false) {
+            Attempt::Done(result) => result,
+            Attempt::Wait(..) => PushResult::Full,
+        }
+    }
+
+    /// Offers an event from async code: a `Wait` policy awaits instead of blocking.
+    pub(crate) async fn push_async(&self, event: QueuedEvent) -> PushResult {
+        let (event, bound) = match self.try_push(event, &Waiting::Report, true) {
+            Attempt::Done(result) => return result,
+            Attempt::Wait(event, bound) => (event, bound),
+        };
+        let deadline = tokio::time::Instant::now() + bound;
+        self.waiting_producers.fetch_add(1, Ordering::SeqCst);
+        let result = loop {
+            let notified = self.space_async.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.closed {
+                    break PushResult::Closed;
+                }
+                if state.items.len() < self.capacity {
+                    self.push_locked(&mut state, event);
+                    break PushResult::Accepted;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break PushResult::TimedOut;
+            }
+        };
+        self.waiting_producers.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    /// Takes the oldest event, counting it as in flight under the lock.
+    pub(crate) fn pop(&self) -> Option<QueuedEvent> {
+        let mut state = self.lock();
+        let event = state.items.pop_front()?;
+        self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.len.store(state.items.len(), Ordering::Relaxed);
+        drop(state);
+        if self.waiting_producers.load(Ordering::SeqCst) > 0 {
+            self.space.notify_one();
+            self.space_async.notify_waiters();
+        }
+        Some(event)
+    }
+
+    /// Waits until an event may be available.
+    pub(crate) async fn ready(&self) {
+        self.items_ready.notified().await;
+    }
+
+    /// Refuses further events and wakes every blocked producer.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.space.notify_all();
+        self.space_async.notify_waiters();
+        self.items_ready.notify_one();
+    }
+
+    /// Removes everything still queued (at shutdown), counting it as in flight.
+    pub(crate) fn drain(&self) -> Vec<QueuedEvent> {
+        let mut state = self.lock();
+        let items: Vec<QueuedEvent> = state.items.drain(..).collect();
+        self.counters
+            .in_flight
+            .fetch_add(items.len() as u64, Ordering::Relaxed);
+        self.len.store(0, Ordering::Relaxed);
+        items
+    }
+}

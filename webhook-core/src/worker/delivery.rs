@@ -1,0 +1,323 @@
+//! One event's life after it leaves the queue: attempts, retry waits, the final outcome.
+
+use super::shared::{Phase, Shared};
+use super::stats::bump;
+use crate::queue::QueuedEvent;
+use crate::retry::{StatusClass, classify_status};
+use crate::store::{FailureKind, FailureRecord, RecordId, RecordStatus, RecordUpdate};
+use crate::transport::{DeliveryResponse, TransportError};
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{OwnedSemaphorePermit, watch};
+
+/// What one attempt came to.
+struct Verdict {
+    class: StatusClass,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    error: String,
+}
+
+fn judge(result: Result<DeliveryResponse, TransportError>) -> Verdict {
+    match result {
+        Ok(response) => {
+            let code = response.status.as_u16();
+            let class = classify_status(code);
+            let why = match code {
+                300..=399 => " (redirects are not followed)",
+                410 => " (the receiver wants no more deliveries)",
+                _ => "",
+            };
+            Verdict {
+                class,
+                status: Some(code),
+                retry_after: if matches!(code, 429 | 503) {
+                    response.retry_after
+                } else {
+                    None
+                },
+                error: format!("server answered {}{why}", response.status),
+            }
+        }
+        Err(e) => Verdict {
+            class: if e.is_retryable() {
+                StatusClass::Retryable
+            } else {
+                StatusClass::Permanent
+            },
+            status: None,
+            retry_after: None,
+            error: e.to_string(),
+        },
+    }
+}
+
+/// Resolves when the worker has given up on everything still pending.
+async fn aborted(phase: &mut watch::Receiver<Phase>) {
+    // The sender lives as long as `Shared`, which outlives every task.
+    let _ = phase.wait_for(|p| *p == Phase::Aborted).await;
+}
+
+enum Wait {
+    Elapsed,
+    Shutdown,
+}
+
+/// Sleeps until `wake`, unless the shutdown deadline comes first.
+async fn wait_for_retry(phase: &mut watch::Receiver<Phase>, wake: tokio::time::Instant) -> Wait {
+    loop {
+        match *phase.borrow_and_update() {
+            Phase::Aborted => return Wait::Shutdown,
+            Phase::Draining { deadline } if wake > deadline => return Wait::Shutdown,
+            _ => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => return Wait::Elapsed,
+            changed = phase.changed() => if changed.is_err() { return Wait::Shutdown },
+        }
+    }
+}
+
+/// Delivers `event`, holding `permit` while an attempt runs. The event is counted in
+/// `in_flight` on entry and leaves the counters exactly once, as delivered or failed.
+pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: OwnedSemaphorePermit) {
+    let Some(destination) = shared.config.destination.clone() else {
+        let error = "no destination configured".to_owned();
+        finish_failed(&shared, &event, FailureKind::Permanent, error, None, 0).await;
+        return;
+    };
+    let mut phase = shared.phase.subscribe();
+    let mut permit = Some(permit);
+    let mut made = 0u32;
+    let mut retry = 0u32;
+    loop {
+        made += 1;
+        let attempt = event.prior_attempts + made;
+        bump(&shared.counters.attempts);
+        if retry > 0 {
+            bump(&shared.counters.retries);
+        }
+        let request = shared.request(&destination, &event, attempt);
+        let timeout = shared.config.timeout;
+        let result = tokio::select! {
+            biased;
+            () = aborted(&mut phase) => {
+                let error = "shut down before the attempt finished".to_owned();
+                finish_failed(&shared, &event, FailureKind::Shutdown, error, None, made).await;
+                return;
+            }
+            r = tokio::time::timeout(timeout, shared.transport.send(request)) => {
+                r.unwrap_or_else(|_| Err(TransportError::Timeout {
+                    destination: destination.redacted().to_owned(),
+                    after: timeout,
+                }))
+            }
+        };
+        let verdict = judge(result);
+        match verdict.class {
+            StatusClass::Success => {
+                tracing::debug!(webhook_id = %event.webhook_id(), event = event.event(), attempt, destination = %destination, "delivered");
+                finish_delivered(&shared, &event).await;
+                return;
+            }
+            StatusClass::Permanent => {
+                tracing::warn!(webhook_id = %event.webhook_id(), event = event.event(), attempt, error = %shared.sanitize(&verdict.error), "delivery failed permanently");
+                finish_failed(
+                    &shared,
+                    &event,
+                    FailureKind::Permanent,
+                    verdict.error,
+                    verdict.status,
+                    made,
+                )
+                .await;
+                return;
+            }
+            StatusClass::Retryable => {}
+        }
+        retry += 1;
+        let unit = if shared.config.retry.has_jitter() {
+            shared.jitter_sample()
+        } else {
+            0.0
+        };
+        let Some(delay) = shared.config.retry.delay(retry, verdict.retry_after, unit) else {
+            tracing::warn!(webhook_id = %event.webhook_id(), event = event.event(), attempts = made, error = %shared.sanitize(&verdict.error), "delivery failed after every retry");
+            finish_failed(
+                &shared,
+                &event,
+                FailureKind::Exhausted,
+                verdict.error,
+                verdict.status,
+                made,
+            )
+            .await;
+            return;
+        };
+        if !reserve_waiting_slot(&shared) {
+            tracing::warn!(webhook_id = %event.webhook_id(), event = event.event(), "too many retries waiting: recording instead of retrying");
+            let error = format!(
+                "{} (retry not scheduled: max_pending_retries reached)",
+                verdict.error
+            );
+            finish_failed(
+                &shared,
+                &event,
+                FailureKind::Overflow,
+                error,
+                verdict.status,
+                made,
+            )
+            .await;
+            return;
+        }
+        tracing::debug!(webhook_id = %event.webhook_id(), retry, delay_ms = delay.as_millis() as u64, error = %shared.sanitize(&verdict.error), "retry scheduled");
+        // Waiting holds no worker slot.
+        drop(permit.take());
+        shared.leave_in_flight();
+        let wake = tokio::time::Instant::now() + delay;
+        let resumed = match wait_for_retry(&mut phase, wake).await {
+            Wait::Shutdown => None,
+            Wait::Elapsed => tokio::select! {
+                biased;
+                () = aborted(&mut phase) => None,
+                p = shared.permits.clone().acquire_owned() => p.ok(),
+            },
+        };
+        shared.counters.in_flight.fetch_add(1, Ordering::SeqCst);
+        shared
+            .counters
+            .waiting_retries
+            .fetch_sub(1, Ordering::SeqCst);
+        shared.activity.notify_waiters();
+        match resumed {
+            Some(p) => permit = Some(p),
+            None => {
+                let error = format!("{} (retry pending at shutdown)", verdict.error);
+                finish_failed(
+                    &shared,
+                    &event,
+                    FailureKind::Shutdown,
+                    error,
+                    verdict.status,
+                    made,
+                )
+                .await;
+                return;
+            }
+        }
+    }
+}
+
+/// Counts the event as waiting for a retry if fewer than `max_pending_retries` wait.
+fn reserve_waiting_slot(shared: &Shared) -> bool {
+    let max = shared.config.max_pending_retries as u64;
+    shared
+        .counters
+        .waiting_retries
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+async fn finish_delivered(shared: &Shared, event: &QueuedEvent) {
+    if let Some(record) = &event.replay_of {
+        let update = RecordUpdate::Resolved {
+            at: crate::time::rfc3339(shared.wall_clock()),
+        };
+        match tokio::time::timeout(shared.store_timeout, shared.store.update(record, &update)).await
+        {
+            Ok(Ok(_)) => bump(&shared.counters.replays_resolved),
+            Ok(Err(e)) => store_error(shared, record, &e.to_string()),
+            Err(_) => store_error(shared, record, "timed out"),
+        }
+    }
+    bump(&shared.counters.delivered);
+    shared.leave_in_flight();
+}
+
+fn store_error(shared: &Shared, id: &RecordId, detail: &str) {
+    bump(&shared.counters.store_errors);
+    tracing::error!(record = %id, error = %shared.sanitize(detail), "failure store write failed");
+}
+
+/// Records a final failure (or updates the replayed record), then leaves the counters.
+pub(crate) async fn finish_failed(
+    shared: &Shared,
+    event: &QueuedEvent,
+    kind: FailureKind,
+    error: String,
+    last_status: Option<u16>,
+    attempts: u32,
+) {
+    let now = shared.wall_clock();
+    let error = shared.sanitize(&error);
+    let write = async {
+        match &event.replay_of {
+            Some(id) => {
+                let update = RecordUpdate::ReplayFailed {
+                    failed_at: crate::time::rfc3339(now),
+                    failed_at_ms: crate::time::unix_millis(now),
+                    error,
+                    last_status,
+                    attempts,
+                    outcome: kind,
+                };
+                (
+                    id.clone(),
+                    shared.store.update(id, &update).await.map(|_| ()),
+                )
+            }
+            None => {
+                let record = new_record(shared, event, kind, error, last_status, attempts, now);
+                (record.id.clone(), shared.store.record(record).await)
+            }
+        }
+    };
+    match tokio::time::timeout(shared.store_timeout, write).await {
+        Ok((_, Ok(()))) => {}
+        Ok((id, Err(e))) => store_error(shared, &id, &e.to_string()),
+        Err(_) => store_error(shared, &RecordId::from_string("(pending)"), "timed out"),
+    }
+    bump(shared.counters.failed(kind));
+    shared.leave_in_flight();
+}
+
+fn new_record(
+    shared: &Shared,
+    event: &QueuedEvent,
+    kind: FailureKind,
+    error: String,
+    last_status: Option<u16>,
+    attempts: u32,
+    now: SystemTime,
+) -> FailureRecord {
+    let body = String::from_utf8_lossy(event.message.body()).into_owned();
+    let payload = RawValue::from_string(body).unwrap_or_else(|_| {
+        RawValue::from_string("null".to_owned()).unwrap_or_else(|_| unreachable!("null is JSON"))
+    });
+    FailureRecord {
+        id: RecordId::new(now),
+        webhook_id: event.webhook_id().clone(),
+        failed_at: crate::time::rfc3339(now),
+        failed_at_ms: crate::time::unix_millis(now),
+        event: event.event().to_owned(),
+        task_id: event.task_id().map(str::to_owned),
+        destination: shared
+            .config
+            .destination
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |d| d.redacted().to_owned()),
+        error,
+        last_status,
+        attempts,
+        replay_count: 0,
+        outcome: kind,
+        status: RecordStatus::Failed,
+        resolved_at: None,
+        payload,
+    }
+}

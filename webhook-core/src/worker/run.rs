@@ -1,0 +1,135 @@
+//! The worker loop: hands queued events to delivery tasks, then drains on shutdown.
+
+use super::delivery::{deliver, finish_failed};
+use super::report::ShutdownReport;
+use super::shared::{Phase, Shared};
+use crate::store::FailureKind;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+/// Requests from handles to the worker.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Shutdown { timeout: Duration },
+}
+
+/// Runs until shut down (or until every handle is gone), then drains.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) -> ShutdownReport {
+    // Pin the wall-clock origin to this runtime's clock.
+    let _ = shared.wall_clock();
+    let timeout = loop {
+        match next_event(&shared, &mut commands).await {
+            Ok((event, permit)) => {
+                tokio::spawn(deliver(shared.clone(), event, permit));
+            }
+            Err(timeout) => break timeout,
+        }
+    };
+    drain(&shared, timeout).await
+}
+
+/// Waits for a free slot and an event; `Err(timeout)` when shutdown is requested.
+async fn next_event(
+    shared: &Arc<Shared>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Result<(crate::queue::QueuedEvent, OwnedSemaphorePermit), Duration> {
+    let grace = shared.config.shutdown_grace;
+    let requested = |cmd: Option<Command>| match cmd {
+        Some(Command::Shutdown { timeout }) => timeout,
+        None => grace,
+    };
+    let permit = tokio::select! {
+        biased;
+        cmd = commands.recv() => return Err(requested(cmd)),
+        p = shared.permits.clone().acquire_owned() => match p {
+            Ok(p) => p,
+            Err(_) => return Err(grace),
+        },
+    };
+    loop {
+        if let Some(event) = shared.queue.pop() {
+            return Ok((event, permit));
+        }
+        tokio::select! {
+            biased;
+            cmd = commands.recv() => return Err(requested(cmd)),
+            () = shared.queue.ready() => {}
+        }
+    }
+}
+
+async fn drain(shared: &Arc<Shared>, timeout: Duration) -> ShutdownReport {
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    let before = shared.counters.snapshot(shared.queue.len());
+    shared.queue.close();
+    shared.phase.send_replace(Phase::Draining { deadline });
+    tracing::debug!(
+        queued = before.queued,
+        in_flight = before.in_flight,
+        waiting = before.waiting_retries,
+        timeout_ms = timeout.as_millis() as u64,
+        "draining"
+    );
+
+    // Keep delivering what is queued until the deadline.
+    loop {
+        let permit = tokio::select! {
+            biased;
+            () = tokio::time::sleep_until(deadline) => break,
+            p = shared.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        match shared.queue.pop() {
+            Some(event) => {
+                tokio::spawn(deliver(shared.clone(), event, permit));
+            }
+            None => break,
+        }
+    }
+    let finished_in_time = shared.wait_idle_until(deadline).await;
+
+    // Whatever is left goes to the store.
+    shared.phase.send_replace(Phase::Aborted);
+    let leftovers = shared.queue.drain();
+    if !leftovers.is_empty() {
+        tracing::warn!(
+            count = leftovers.len(),
+            "shutdown deadline reached: recording queued events"
+        );
+    }
+    for event in leftovers {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let error = "still queued at shutdown".to_owned();
+            finish_failed(&shared, &event, FailureKind::Shutdown, error, None, 0).await;
+        });
+    }
+    let store_deadline = tokio::time::Instant::now() + shared.store_timeout;
+    shared.wait_idle_until(store_deadline).await;
+
+    let after = shared.counters.snapshot(shared.queue.len());
+    let unfinished = after.in_flight + after.waiting_retries + after.queued;
+    let report = ShutdownReport {
+        delivered: after.delivered - before.delivered,
+        recorded: after.failed_by_kind.shutdown - before.failed_by_kind.shutdown,
+        failed: (after.failed - after.failed_by_kind.shutdown)
+            - (before.failed - before.failed_by_kind.shutdown),
+        abandoned: after.store_errors - before.store_errors,
+        unfinished,
+        deadline_reached: !finished_in_time,
+        elapsed: started.elapsed(),
+        stats: after,
+    };
+    tracing::info!(
+        delivered = report.delivered,
+        recorded = report.recorded,
+        abandoned = report.abandoned,
+        unfinished,
+        "webhook worker stopped"
+    );
+    report
+}

@@ -1,0 +1,189 @@
+//! Counters the worker keeps, and their snapshot.
+
+use crate::store::FailureKind;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Live counters (atomics). Every accepted event moves through them so that, at any
+/// quiet moment, `accepted = delivered + failed + evicted + queued + in_flight + waiting`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) evicted: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) waiting_retries: AtomicU64,
+    pub(crate) failed_exhausted: AtomicU64,
+    pub(crate) failed_permanent: AtomicU64,
+    pub(crate) failed_overflow: AtomicU64,
+    pub(crate) failed_shutdown: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_block_timeout: AtomicU64,
+    pub(crate) dropped_payload_too_large: AtomicU64,
+    pub(crate) dropped_shutting_down: AtomicU64,
+    pub(crate) dropped_invalid: AtomicU64,
+    pub(crate) filtered: AtomicU64,
+    pub(crate) disabled: AtomicU64,
+    pub(crate) attempts: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) replays_enqueued: AtomicU64,
+    pub(crate) replays_resolved: AtomicU64,
+    pub(crate) store_errors: AtomicU64,
+}
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn failed(&self, kind: FailureKind) -> &AtomicU64 {
+        match kind {
+            FailureKind::Exhausted => &self.failed_exhausted,
+            FailureKind::Permanent => &self.failed_permanent,
+            FailureKind::Overflow => &self.failed_overflow,
+            FailureKind::Shutdown => &self.failed_shutdown,
+        }
+    }
+
+    pub(crate) fn snapshot(&self, queued: usize) -> DeliveryStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let failed_by_kind = FailedCounts {
+            exhausted: get(&self.failed_exhausted),
+            permanent: get(&self.failed_permanent),
+            overflow: get(&self.failed_overflow),
+            shutdown: get(&self.failed_shutdown),
+        };
+        let dropped = DroppedCounts {
+            queue_full: get(&self.dropped_queue_full),
+            block_timeout: get(&self.dropped_block_timeout),
+            payload_too_large: get(&self.dropped_payload_too_large),
+            shutting_down: get(&self.dropped_shutting_down),
+            invalid: get(&self.dropped_invalid),
+        };
+        DeliveryStats {
+            accepted: get(&self.accepted),
+            delivered: get(&self.delivered),
+            failed: failed_by_kind.total(),
+            failed_by_kind,
+            evicted: get(&self.evicted),
+            queued: queued as u64,
+            in_flight: get(&self.in_flight),
+            waiting_retries: get(&self.waiting_retries),
+            dropped_total: dropped.total(),
+            dropped,
+            filtered: get(&self.filtered),
+            disabled: get(&self.disabled),
+            attempts: get(&self.attempts),
+            retries: get(&self.retries),
+            replays_enqueued: get(&self.replays_enqueued),
+            replays_resolved: get(&self.replays_resolved),
+            store_errors: get(&self.store_errors),
+        }
+    }
+}
+
+/// Final failures by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedCounts {
+    /// Retries used up.
+    pub exhausted: u64,
+    /// Not worth retrying.
+    pub permanent: u64,
+    /// Too many retries waiting.
+    pub overflow: u64,
+    /// Left over at shutdown.
+    pub shutdown: u64,
+}
+
+impl FailedCounts {
+    /// The sum of all kinds.
+    pub fn total(&self) -> u64 {
+        self.exhausted + self.permanent + self.overflow + self.shutdown
+    }
+}
+
+/// Events refused at enqueue, by reason (never accepted, so outside the identity).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedCounts {
+    /// The queue was full and the policy refused the new event.
+    pub queue_full: u64,
+    /// `block_with_timeout` waited its bound without room.
+    pub block_timeout: u64,
+    /// The body was over `max_payload_bytes`.
+    pub payload_too_large: u64,
+    /// The notifier was shutting down.
+    pub shutting_down: u64,
+    /// The payload could not be serialized.
+    pub invalid: u64,
+}
+
+impl DroppedCounts {
+    /// The sum of all reasons.
+    pub fn total(&self) -> u64 {
+        self.queue_full
+            + self.block_timeout
+            + self.payload_too_large
+            + self.shutting_down
+            + self.invalid
+    }
+}
+
+/// A consistent-enough snapshot of the counters: cheap (a few atomic loads), safe to
+/// call often.
+///
+/// At any quiet moment [`DeliveryStats::balances`] holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryStats {
+    /// Events accepted into the queue (including replays).
+    pub accepted: u64,
+    /// Events delivered (a 2xx).
+    pub delivered: u64,
+    /// Events that finally failed (recorded in the store, or attempted to be).
+    pub failed: u64,
+    /// `failed`, by kind.
+    pub failed_by_kind: FailedCounts,
+    /// Accepted events evicted by the queue policy.
+    pub evicted: u64,
+    /// Events in the queue now.
+    pub queued: u64,
+    /// Events being attempted (or recorded) now.
+    pub in_flight: u64,
+    /// Events waiting for a retry now.
+    pub waiting_retries: u64,
+    /// Events refused at enqueue.
+    pub dropped_total: u64,
+    /// Refusals by reason.
+    pub dropped: DroppedCounts,
+    /// Events not sent because the configuration does not subscribe to them.
+    pub filtered: u64,
+    /// Events not sent because webhooks are disabled.
+    pub disabled: u64,
+    /// HTTP attempts made.
+    pub attempts: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// Replays enqueued.
+    pub replays_enqueued: u64,
+    /// Replays that delivered their record.
+    pub replays_resolved: u64,
+    /// Store writes that failed (their events are counted in `failed` all the same).
+    pub store_errors: u64,
+}
+
+impl DeliveryStats {
+    /// Whether `accepted = delivered + failed + evicted + queued + in_flight + waiting_retries`.
+    pub fn balances(&self) -> bool {
+        self.accepted
+            == self.delivered
+                + self.failed
+                + self.evicted
+                + self.queued
+                + self.in_flight
+                + self.waiting_retries
+    }
+
+    /// Whether nothing is queued, in flight or waiting.
+    pub fn is_idle(&self) -> bool {
+        self.queued == 0 && self.in_flight == 0 && self.waiting_retries == 0
+    }
+}
