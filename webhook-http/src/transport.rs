@@ -1,0 +1,210 @@
+//! [`HttpTransport`]: one delivery attempt over a pooled hyper client.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::RETRY_AFTER;
+use http::{Method, Request, Version};
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::time::Instant;
+use webhook_core::ResolvedWebhookConfig;
+use webhook_core::config::{Destination, DestinationPolicy, classify_host};
+use webhook_core::time::parse_retry_after;
+use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
+
+use crate::body::{Drained, drain};
+use crate::builder::HttpTransportBuilder;
+use crate::classify::transport_error;
+use crate::error::BuildError;
+use crate::resolver::GuardedResolver;
+
+type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
+
+/// The production [`Transport`]: hyper 1 through hyper-util's pooled client, rustls
+/// (ring) for TLS, HTTP/1.1 and HTTP/2.
+///
+/// One attempt is one `POST` of the request's body with exactly the request's headers
+/// (hyper adds `host` and `content-length`). What the caller may rely on:
+/// - connections are pooled and reused; idle ones are closed after the pool idle timeout;
+/// - the whole exchange (connect, TLS, request, response head and body) is bounded by
+///   [`DeliveryRequest::timeout`]; past it the attempt fails with
+///   [`TransportError::Timeout`];
+/// - redirects are not followed: a 3xx is returned as a status like any other;
+/// - once a status has arrived the attempt is `Ok`, even if the body then breaks off or
+///   is cut at the limit (the receiver has answered);
+/// - the response body is read up to a small limit and discarded, never buffered;
+/// - `Retry-After` (seconds or an HTTP-date) becomes [`DeliveryResponse::retry_after`];
+/// - destinations are checked when sending: `http://` only with `allow_insecure_http`,
+///   and no blocked address (loopback, private, link-local, metadata, ...), whether
+///   written as an IP literal or returned by DNS, without `allow_private_targets`;
+/// - errors carry the redacted destination (`scheme://host[:port]/…`) and a short
+///   cause, never the path, query, credentials or a header value.
+///
+/// Cloning is cheap and clones share the connection pool.
+#[derive(Clone)]
+pub struct HttpTransport {
+    client: Client<Connector, Full<Bytes>>,
+    policy: DestinationPolicy,
+    max_response_body_bytes: usize,
+    connect_timeout: Duration,
+    http2: bool,
+}
+
+impl HttpTransport {
+    /// A builder with the defaults listed on [`HttpTransportBuilder`].
+    pub fn builder() -> HttpTransportBuilder {
+        HttpTransportBuilder::default()
+    }
+
+    /// A transport with the default settings and the config's destination policy
+    /// (`allow_insecure_http`, `allow_private_targets`).
+    ///
+    /// # Errors
+    /// Only if the default TLS settings cannot be built (see [`BuildError`]).
+    pub fn from_config(config: &ResolvedWebhookConfig) -> Result<Self, BuildError> {
+        Self::builder()
+            .destination_policy(config.destination_policy)
+            .build()
+    }
+
+    pub(crate) fn from_parts(
+        client: Client<Connector, Full<Bytes>>,
+        policy: DestinationPolicy,
+        max_response_body_bytes: usize,
+        connect_timeout: Duration,
+        http2: bool,
+    ) -> Self {
+        Self {
+            client,
+            policy,
+            max_response_body_bytes,
+            connect_timeout,
+            http2,
+        }
+    }
+
+    /// The destination rules this transport enforces.
+    pub fn destination_policy(&self) -> DestinationPolicy {
+        self.policy
+    }
+
+    /// Refuses what can be judged before connecting: the scheme, and hosts that are
+    /// blocked by their text (IP literals never reach the resolver).
+    fn check(&self, destination: &Destination) -> Result<(), TransportError> {
+        let redacted = || destination.redacted().to_owned();
+        match destination.uri().scheme_str() {
+            Some("https") => {}
+            Some("http") if self.policy.allow_insecure_http => {}
+            Some("http") => {
+                return Err(TransportError::InvalidUrl {
+                    destination: redacted(),
+                    detail: "plain http is refused (allow_insecure_http is off)".to_owned(),
+                });
+            }
+            _ => {
+                return Err(TransportError::InvalidUrl {
+                    destination: redacted(),
+                    detail: "only https and http URLs can be requested".to_owned(),
+                });
+            }
+        }
+        if !self.policy.allow_private_targets {
+            if let Some(reason) = classify_host(destination.host()) {
+                return Err(TransportError::Blocked {
+                    destination: redacted(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Transport for HttpTransport {
+    async fn send(&self, request: DeliveryRequest) -> Result<DeliveryResponse, TransportError> {
+        let destination = request.destination;
+        self.check(&destination)?;
+        let deadline = Instant::now() + request.timeout;
+        let timed_out = || TransportError::Timeout {
+            destination: destination.redacted().to_owned(),
+            after: request.timeout,
+        };
+
+        let mut outgoing = Request::new(Full::new(request.body));
+        *outgoing.method_mut() = Method::POST;
+        *outgoing.uri_mut() = destination.uri().clone();
+        *outgoing.headers_mut() = request.headers;
+
+        let response = match tokio::time::timeout_at(deadline, self.client.request(outgoing)).await
+        {
+            Err(_elapsed) => return Err(timed_out()),
+            Ok(Err(err)) => return Err(transport_error(&err, destination.redacted())),
+            Ok(Ok(response)) => response,
+        };
+
+        let status = response.status();
+        let version = response.version();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, SystemTime::now()));
+
+        let read = tokio::time::timeout_at(
+            deadline,
+            drain(response.into_body(), self.max_response_body_bytes),
+        )
+        .await;
+        match read {
+            Ok(Drained::Complete) => {
+                if version < Version::HTTP_2 {
+                    // hyper-util hands an HTTP/1 connection back to the pool from a task
+                    // it spawned; yielding once lets that task run, so the next attempt
+                    // finds the connection instead of opening another.
+                    tokio::task::yield_now().await;
+                }
+            }
+            Ok(Drained::LimitExceeded { bytes }) => tracing::debug!(
+                destination = %destination,
+                status = status.as_u16(),
+                read = bytes,
+                "response body over the limit; stopped reading and closed the connection"
+            ),
+            Ok(Drained::Failed { bytes, error }) => tracing::debug!(
+                destination = %destination,
+                status = status.as_u16(),
+                read = bytes,
+                cause = %error,
+                "response body broke off after the status arrived"
+            ),
+            Err(_elapsed) => tracing::debug!(
+                destination = %destination,
+                status = status.as_u16(),
+                "response body still arriving at the timeout; stopped reading"
+            ),
+        }
+
+        let response = DeliveryResponse::new(status);
+        Ok(match retry_after {
+            Some(delay) => response.with_retry_after(delay),
+            None => response,
+        })
+    }
+}
+
+impl fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("policy", &self.policy)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_response_body_bytes", &self.max_response_body_bytes)
+            .field("http2", &self.http2)
+            .finish_non_exhaustive()
+    }
+}
