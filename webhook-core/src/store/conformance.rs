@@ -139,17 +139,17 @@ pub async fn filters(store: &dyn FailureStore) {
         .list(&RecordFilter::newest(10).task_id("B").event("task_failed"))
         .await
         .expect("list");
-    assert_eq!(ids(by_both), [c.id.clone()], "filters combine");
+    assert_eq!(ids(by_both), vec![c.id.clone()], "filters combine");
     let by_record_id = store
         .list(&RecordFilter::newest(10).ids([a.id.as_str()]))
         .await
         .expect("list");
-    assert_eq!(ids(by_record_id), [a.id.clone()], "record id filter");
+    assert_eq!(ids(by_record_id), vec![a.id.clone()], "record id filter");
     let by_webhook_id = store
         .list(&RecordFilter::newest(10).ids([b.webhook_id.as_str()]))
         .await
         .expect("list");
-    assert_eq!(ids(by_webhook_id), [b.id.clone()], "webhook id filter");
+    assert_eq!(ids(by_webhook_id), vec![b.id.clone()], "webhook id filter");
     store
         .update(&a.id, &RecordUpdate::Resolved { at: "now".into() })
         .await
