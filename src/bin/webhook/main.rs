@@ -1,0 +1,2 @@
+//! The `webhook` command (work in progress).
+fn main() {}

@@ -1,0 +1,1 @@
+//! The seed's webhook API (work in progress).
