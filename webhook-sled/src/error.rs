@@ -1,0 +1,25 @@
+//! Turning sled's errors into [`StoreError`]s that name the store.
+
+use webhook_core::store::StoreError;
+
+/// What sled says when another handle holds the folder's lock (sled 0.34, `Config::try_lock`).
+const LOCK_HELD: &str = "could not acquire lock";
+
+/// A failed `operation` on the store at `path`.
+pub(crate) fn io(path: &str, operation: &'static str, detail: impl ToString) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        operation,
+        detail: detail.to_string(),
+    }
+}
+
+/// A failed open: [`StoreError::Locked`] when the folder is in use, else [`StoreError::Io`].
+pub(crate) fn open(path: &str, error: sled::Error) -> StoreError {
+    match &error {
+        sled::Error::Io(e) if e.to_string().contains(LOCK_HELD) => StoreError::Locked {
+            path: path.to_owned(),
+        },
+        _ => io(path, "open", error),
+    }
+}

@@ -1,0 +1,216 @@
+//! The store's state and its blocking operations (run on the blocking pool by the caller).
+
+use super::corrupt::CorruptRecords;
+use crate::commit::GroupCommit;
+use crate::{error, format};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use webhook_core::store::{FailureRecord, RecordFilter, RecordId, RecordUpdate, StoreError};
+
+/// Everything one store shares between its handles and its blocking tasks.
+#[derive(Debug)]
+pub(super) struct Inner {
+    pub(super) records: sled::Tree,
+    pub(super) location: String,
+    pub(super) max_records: usize,
+    /// Exact number of records; changed only while holding `writer`.
+    count: AtomicUsize,
+    /// Serializes the changes that add or remove records, so the count and the
+    /// retention bound stay exact under concurrent writers. Updates do not take it.
+    writer: Mutex<()>,
+    pub(super) corrupt: CorruptRecords,
+    pub(super) commit: Arc<GroupCommit>,
+    /// Keeps the database (and the meta tree's owner) open as long as the store.
+    _db: sled::Db,
+}
+
+/// A change applied in memory, durable once `ticket` is flushed.
+pub(super) struct Applied<T> {
+    pub(super) value: T,
+    pub(super) ticket: u64,
+}
+
+impl Inner {
+    /// Wraps an opened tree, counting its records (one O(n) scan).
+    pub(super) fn new(
+        db: sled::Db,
+        records: sled::Tree,
+        location: String,
+        max_records: usize,
+    ) -> Self {
+        let count = records.len();
+        Self {
+            records,
+            location,
+            max_records,
+            count: AtomicUsize::new(count),
+            writer: Mutex::new(()),
+            corrupt: CorruptRecords::default(),
+            commit: Arc::new(GroupCommit::new()),
+            _db: db,
+        }
+    }
+
+    pub(super) fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    fn writer(&self) -> MutexGuard<'_, ()> {
+        // The guarded data is `()`; the count is repaired by the next prune if a panic
+        // interrupted a change, so a poisoned lock is still usable.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn io(&self, operation: &'static str, detail: impl ToString) -> StoreError {
+        error::io(&self.location, operation, detail)
+    }
+
+    fn decode(&self, key: &[u8], value: &[u8]) -> Result<FailureRecord, StoreError> {
+        format::decode(value).map_err(|detail| {
+            self.corrupt.note(&self.location, key, &detail);
+            StoreError::Corrupt {
+                id: String::from_utf8_lossy(key).into_owned(),
+                detail,
+            }
+        })
+    }
+
+    fn encode(&self, record: &FailureRecord) -> Result<Vec<u8>, StoreError> {
+        format::encode(record).map_err(|e| StoreError::Corrupt {
+            id: record.id.to_string(),
+            detail: format!("cannot be encoded: {e}"),
+        })
+    }
+
+    /// Inserts `record`, then prunes the oldest beyond the retention bound.
+    pub(super) fn record(&self, record: &FailureRecord) -> Result<Applied<()>, StoreError> {
+        let value = self.encode(record)?;
+        let _writer = self.writer();
+        let previous = self
+            .records
+            .insert(record.id.as_str().as_bytes(), value)
+            .map_err(|e| self.io("insert", e))?;
+        if previous.is_none() {
+            self.count.fetch_add(1, Ordering::AcqRel);
+        }
+        self.prune_locked(self.max_records)?;
+        Ok(Applied {
+            value: (),
+            ticket: self.commit.ticket(),
+        })
+    }
+
+    /// Matching records, newest first (a reverse scan of the time-ordered keys).
+    pub(super) fn list(&self, filter: &RecordFilter) -> Result<Vec<FailureRecord>, StoreError> {
+        let mut found = Vec::new();
+        if filter.limit == 0 {
+            return Ok(found);
+        }
+        for entry in self.records.iter().rev() {
+            let (key, value) = entry.map_err(|e| self.io("list", e))?;
+            let Ok(record) = self.decode(&key, &value) else {
+                continue;
+            };
+            if filter.matches(&record) {
+                found.push(record);
+                if found.len() >= filter.limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub(super) fn get(&self, id: &RecordId) -> Result<Option<FailureRecord>, StoreError> {
+        let key = id.as_str().as_bytes();
+        match self.records.get(key).map_err(|e| self.io("get", e))? {
+            Some(value) => self.decode(key, &value).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Applies `update` with a compare-and-swap loop: a concurrent change of the same record
+    /// makes the swap fail, and the update is applied again to the newer value.
+    pub(super) fn update(
+        &self,
+        id: &RecordId,
+        update: &RecordUpdate,
+    ) -> Result<Applied<Option<FailureRecord>>, StoreError> {
+        let key = id.as_str().as_bytes();
+        loop {
+            let Some(current) = self.records.get(key).map_err(|e| self.io("update", e))? else {
+                return Ok(Applied {
+                    value: None,
+                    ticket: 0,
+                });
+            };
+            let mut record = self.decode(key, &current)?;
+            record
+                .apply(update)
+                .map_err(|reason| StoreError::Rejected {
+                    id: id.clone(),
+                    reason,
+                })?;
+            let next = self.encode(&record)?;
+            let swapped = self
+                .records
+                .compare_and_swap(key, Some(&current), Some(next))
+                .map_err(|e| self.io("update", e))?;
+            if swapped.is_ok() {
+                return Ok(Applied {
+                    value: Some(record),
+                    ticket: self.commit.ticket(),
+                });
+            }
+        }
+    }
+
+    /// Removes the oldest records until at most `keep` remain.
+    pub(super) fn prune(&self, keep: usize) -> Result<Applied<usize>, StoreError> {
+        let _writer = self.writer();
+        let removed = self.prune_locked(keep)?;
+        Ok(Applied {
+            value: removed,
+            ticket: self.commit.ticket(),
+        })
+    }
+
+    fn prune_locked(&self, keep: usize) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        while self.count() > keep {
+            match self.records.pop_min().map_err(|e| self.io("prune", e))? {
+                Some(_) => {
+                    self.count.fetch_sub(1, Ordering::AcqRel);
+                    removed += 1;
+                }
+                None => {
+                    self.count.store(0, Ordering::Release);
+                    break;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes the records whose keys lie in `[from, to)`.
+    pub(super) fn prune_range(&self, from: &[u8], to: &[u8]) -> Result<Applied<usize>, StoreError> {
+        let _writer = self.writer();
+        let mut removed = 0;
+        for key in self.records.range(from..to).keys() {
+            let key = key.map_err(|e| self.io("prune", e))?;
+            if self
+                .records
+                .remove(&key)
+                .map_err(|e| self.io("prune", e))?
+                .is_some()
+            {
+                self.count.fetch_sub(1, Ordering::AcqRel);
+                removed += 1;
+            }
+        }
+        Ok(Applied {
+            value: removed,
+            ticket: self.commit.ticket(),
+        })
+    }
+}
