@@ -1,0 +1,209 @@
+//! Attempts that get no status: silent servers, refused ports, connections that break
+//! mid-response. Each gets the right kind, and the kinds the worker retries.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PROMPTLY, RawServer, local_builder, local_transport, read_request, refused_addr};
+use tokio::net::TcpSocket;
+use tokio::time::Instant;
+use webhook_core::transport::{Transport, TransportError, TransportErrorKind};
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_within_the_request_timeout() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        // Hold the connection open and say nothing until the test ends.
+        std::future::pending::<()>().await;
+        drop(stream);
+    })
+    .await;
+    let transport = local_transport();
+    let timeout = Duration::from_millis(300);
+
+    let started = Instant::now();
+    let err = transport
+        .send(common::request(&server.http_url("/hook"), timeout))
+        .await
+        .expect_err("no answer");
+    let elapsed = started.elapsed();
+
+    assert!(
+        matches!(err, TransportError::Timeout { after, .. } if after == timeout),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert!(elapsed >= timeout, "returned early: {elapsed:?}");
+    assert!(elapsed < timeout + PROMPTLY, "returned late: {elapsed:?}");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_server_that_stalls_mid_headers_times_out_too() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        common::write_all(&mut stream, b"HTTP/1.1 200 OK\r\nContent-").await;
+        std::future::pending::<()>().await;
+        drop(stream);
+    })
+    .await;
+    let transport = local_transport();
+
+    let err = transport
+        .send(common::request(
+            &server.http_url("/hook"),
+            Duration::from_millis(300),
+        ))
+        .await
+        .expect_err("incomplete head");
+
+    assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
+}
+
+#[tokio::test]
+async fn a_refused_port_is_a_retryable_connect_error() {
+    let addr = refused_addr().await;
+    let transport = local_transport();
+
+    let err = transport
+        .send(common::request(
+            &format!("http://{addr}/hook"),
+            Duration::from_secs(5),
+        ))
+        .await
+        .expect_err("nothing listens");
+
+    assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains("connection refused"), "{err}");
+}
+
+#[tokio::test]
+async fn a_connection_closed_mid_response_is_a_retryable_io_error() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        common::write_all(&mut stream, b"HTTP/1.1 200 OK\r\nContent-Le").await;
+        drop(stream);
+    })
+    .await;
+    let transport = local_transport();
+
+    let err = transport
+        .send(common::request(
+            &server.http_url("/hook"),
+            Duration::from_secs(5),
+        ))
+        .await
+        .expect_err("closed before the head was complete");
+
+    assert_eq!(err.kind(), TransportErrorKind::Io, "{err}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_connection_reset_mid_response_is_a_retryable_io_error() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        common::write_all(&mut stream, b"HTTP/1.1 503 Service Unav").await;
+        stream.set_zero_linger().expect("SO_LINGER 0");
+        drop(stream); // sends RST
+    })
+    .await;
+    let transport = local_transport();
+
+    let err = transport
+        .send(common::request(
+            &server.http_url("/hook"),
+            Duration::from_secs(5),
+        ))
+        .await
+        .expect_err("reset");
+
+    assert_eq!(err.kind(), TransportErrorKind::Io, "{err}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn garbage_instead_of_http_is_a_retryable_io_error() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        common::write_all(&mut stream, b"SSH-2.0-OpenSSH_9.6\r\n\r\n").await;
+        drop(stream);
+    })
+    .await;
+    let transport = local_transport();
+
+    let err = transport
+        .send(common::request(
+            &server.http_url("/hook"),
+            Duration::from_secs(5),
+        ))
+        .await
+        .expect_err("not HTTP");
+
+    assert_eq!(err.kind(), TransportErrorKind::Io, "{err}");
+}
+
+#[tokio::test]
+async fn a_body_that_breaks_off_after_the_status_still_reports_the_status() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        common::write_all(
+            &mut stream,
+            b"HTTP/1.1 202 Accepted\r\nContent-Length: 100\r\n\r\npartial",
+        )
+        .await;
+        drop(stream);
+    })
+    .await;
+    let transport = local_transport();
+
+    let response = transport
+        .send(common::request(
+            &server.http_url("/hook"),
+            Duration::from_secs(5),
+        ))
+        .await
+        .expect("the receiver answered");
+
+    assert_eq!(response.status, http::StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn a_connect_that_hangs_is_cut_by_the_connect_timeout() {
+    // A listener that never accepts, with its backlog filled, drops further SYNs:
+    // the next connect hangs until the connect timeout.
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = socket.listen(1).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        let filler = TcpSocket::new_v4().expect("socket");
+        match tokio::time::timeout(Duration::from_millis(100), filler.connect(addr)).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    let transport = local_builder()
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .expect("transport");
+
+    let started = Instant::now();
+    let err = transport
+        .send(common::request(
+            &format!("http://{addr}/hook"),
+            Duration::from_secs(10),
+        ))
+        .await
+        .expect_err("backlog full");
+
+    assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+    assert!(err.is_retryable());
+    assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
+    drop((listener, fillers));
+}
