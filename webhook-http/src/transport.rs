@@ -46,6 +46,10 @@ type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
 ///   cause, never the path, query, credentials or a header value.
 ///
 /// Cloning is cheap and clones share the connection pool.
+///
+/// # Runtime
+/// [`send`](Transport::send) must run inside a tokio runtime with both I/O and time
+/// enabled (`enable_all()`); tokio panics on the first connection otherwise.
 #[derive(Clone)]
 pub struct HttpTransport {
     client: Client<Connector, Full<Bytes>>,
