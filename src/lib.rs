@@ -1,1 +1,38 @@
-//! The seed's webhook API (work in progress).
+//! Webhook notifications for applications: the seed's free-function API, wired over
+//! [`webhook_core`] (queue, worker, signing), [`webhook_http`] (hyper + rustls) and
+//! [`webhook_sled`] (a durable failure store).
+//!
+//! Every function here enqueues and returns at once; a background worker delivers.
+//! Failures never fail the caller: they are logged, counted, and kept in the failure
+//! store, from which [`replay_failed_deliveries`] resends them.
+//!
+//! ```no_run
+//! use webhook::{WebhookConfig, notify_task_created, diagnostics_snapshot};
+//!
+//! let config = WebhookConfig {
+//!     secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+//!     ..WebhookConfig::for_url("https://hooks.example.com/in")
+//! };
+//! notify_task_created("T-1", "Write the docs", &config);
+//! let diagnostics = diagnostics_snapshot(&config, 5);
+//! println!("{} queued, {} delivered", diagnostics.stats.queued, diagnostics.stats.delivered);
+//! webhook::shutdown_worker(std::time::Duration::from_secs(5));
+//! ```
+//!
+//! Applications that want their own handle (several endpoints, a custom transport or
+//! store) use [`webhook_core::Notifier`] directly; this layer is a thin wrapper over it.
+
+mod global;
+mod seed;
+
+pub use global::{GlobalError, global_notifier, shutdown_worker};
+pub use seed::*;
+
+/// The seed re-exported its queue policy from its contracts module; so does this crate.
+pub use webhook_core::queue::WebhookQueuePolicy;
+pub use webhook_core::{
+    ConfigError, DeliveryStats, DropReason, EnqueueOutcome, Notifier, ReplayCandidate, ReplayError,
+    ReplayReport, ReplaySelector, ResolvedWebhookConfig, ShutdownReport, WebhookConfig,
+    WebhookContext, WebhookDiagnostics, WebhookEventType, WebhookFailureRecord, WebhookPayload,
+};
+pub use webhook_sled::failure_store_path;

@@ -271,7 +271,9 @@ fn build_runtime(threads: usize, paused: bool) -> std::io::Result<tokio::runtime
         b.worker_threads(threads).thread_name("webhook-delivery");
         b
     };
-    builder.enable_time();
+    // Only the drivers whose tokio features are compiled in: time always, I/O when
+    // a transport (e.g. webhook-http) pulls in tokio's `net`.
+    builder.enable_all();
     #[cfg(feature = "test-util")]
     if paused {
         builder.start_paused(true);

@@ -1,0 +1,138 @@
+//! The process-wide worker behind the free functions: started on first use, rebuilt
+//! when the configuration changes, sharing one failure store per folder.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+use webhook_core::{
+    ConfigError, FailureStore, MemoryFailureStore, Notifier, ResolvedWebhookConfig, ShutdownReport,
+    WebhookConfig,
+};
+use webhook_http::HttpTransport;
+use webhook_sled::SledFailureStore;
+
+/// Why the global worker could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GlobalError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The HTTP transport could not be built (TLS set-up).
+    #[error(transparent)]
+    Transport(#[from] webhook_http::BuildError),
+    /// The worker thread could not be started.
+    #[error(transparent)]
+    Start(#[from] webhook_core::worker::StartError),
+}
+
+struct Running {
+    config: WebhookConfig,
+    workers: Option<usize>,
+    notifier: Notifier,
+}
+
+#[derive(Default)]
+struct Global {
+    running: Option<Running>,
+    /// Stores stay open across rebuilds: a sled folder can be opened once per process.
+    stores: HashMap<PathBuf, Arc<dyn FailureStore>>,
+}
+
+fn global() -> MutexGuard<'static, Global> {
+    static GLOBAL: OnceLock<Mutex<Global>> = OnceLock::new();
+    GLOBAL
+        .get_or_init(|| Mutex::new(Global::default()))
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where the global worker keeps failures for `config`: `store_path`, or
+/// [`failure_store_path`](crate::failure_store_path) of the current directory.
+pub(crate) fn store_path_for(config: &WebhookConfig) -> PathBuf {
+    config.store_path.clone().unwrap_or_else(|| {
+        let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        webhook_sled::failure_store_path(&root)
+    })
+}
+
+impl Global {
+    fn store_for(&mut self, config: &WebhookConfig) -> Arc<dyn FailureStore> {
+        let path = store_path_for(config);
+        if let Some(store) = self.stores.get(&path) {
+            return store.clone();
+        }
+        let store: Arc<dyn FailureStore> = match SledFailureStore::open(&path) {
+            Ok(store) => Arc::new(store),
+            Err(e) => {
+                tracing::warn!(error = %e, "failure store unavailable; keeping failures in memory for this process");
+                Arc::new(MemoryFailureStore::new())
+            }
+        };
+        self.stores.insert(path, store.clone());
+        store
+    }
+
+    fn start(
+        &mut self,
+        config: &WebhookConfig,
+        workers: Option<usize>,
+    ) -> Result<Notifier, GlobalError> {
+        let mut resolved: ResolvedWebhookConfig = config.resolve()?;
+        if let Some(n) = workers {
+            resolved = resolved.for_parallel(n);
+        }
+        let transport = HttpTransport::from_config(&resolved)?;
+        let store = self.store_for(config);
+        let notifier = Notifier::start(resolved, Arc::new(transport), store)?;
+        if let Some(old) = self.running.take() {
+            // Let the old worker drain in the background: the caller must not wait.
+            std::thread::spawn(move || drop(old.notifier));
+        }
+        self.running = Some(Running {
+            config: config.clone(),
+            workers,
+            notifier: notifier.clone(),
+        });
+        Ok(notifier)
+    }
+}
+
+/// The global notifier for `config`, started (or rebuilt, if the configuration changed)
+/// as needed. Parallel scaling set by [`init_worker_for_parallel`](crate::init_worker_for_parallel)
+/// is kept while the configuration stays the same.
+pub fn global_notifier(config: &WebhookConfig) -> Result<Notifier, GlobalError> {
+    let mut global = global();
+    if let Some(running) = &global.running {
+        if running.config == *config {
+            return Ok(running.notifier.clone());
+        }
+    }
+    let workers = global.running.as_ref().and_then(|r| r.workers);
+    global.start(config, workers)
+}
+
+/// (Re)starts the global notifier scaled for `workers` parallel workers.
+pub(crate) fn start_parallel(
+    config: &WebhookConfig,
+    workers: usize,
+) -> Result<Notifier, GlobalError> {
+    let mut global = global();
+    if let Some(running) = &global.running {
+        if running.config == *config && running.workers == Some(workers) {
+            return Ok(running.notifier.clone());
+        }
+    }
+    global.start(config, Some(workers))
+}
+
+/// Stops the global worker: delivers what it can within `timeout`, records the rest in
+/// the failure store, and returns the report (`None` if no worker was running).
+///
+/// Statics are not dropped at process exit, so call this before exiting to keep
+/// queued events (a durable store then loses nothing).
+pub fn shutdown_worker(timeout: Duration) -> Option<ShutdownReport> {
+    let running = global().running.take()?;
+    Some(running.notifier.shutdown(timeout))
+}
