@@ -1,0 +1,311 @@
+//! Drives the built `webhook` binary: listen + send, failures, status, replay, bad flags.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_webhook");
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A `webhook listen` child; its JSON lines arrive on a channel.
+struct Listener {
+    child: Child,
+    url: String,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Listener {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["listen", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("WEBHOOK_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("listen starts");
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut first = String::new();
+        stderr.read_line(&mut first).expect("address line");
+        let addr = first
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("address announced")
+            .to_owned();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx
+                    .send(serde_json::from_str(&line).expect("JSON line"))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            url: format!("{addr}hook/p4th?q=s3cret-query"),
+            lines,
+        }
+    }
+
+    fn next(&self) -> Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a request line")
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn webhook(args: &[&str], store: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .env_remove("WEBHOOK_SECRET")
+        .output()
+        .expect("runs")
+}
+
+fn delivery_flags(url: &str) -> Vec<String> {
+    [
+        "--url",
+        url,
+        "--allow-insecure-http",
+        "--allow-private-targets",
+        "--retry-backoff-ms",
+        "100",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn listen_and_send_deliver_and_verify_with_the_standard_scheme() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let listener = Listener::start(&["--secret", SECRET, "--fail-first", "1"]);
+    let mut args = vec!["send".to_owned()];
+    args.extend(delivery_flags(&listener.url));
+    args.extend(
+        [
+            "--event",
+            "task_created",
+            "--task-id",
+            "T-1",
+            "--task-title",
+            "Docs",
+        ]
+        .map(String::from),
+    );
+    let out = Command::new(BIN)
+        .args(&args)
+        .arg("--store")
+        .arg(store.path())
+        .env("WEBHOOK_SECRET", SECRET)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("after 2 attempt(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let (first, second) = (listener.next(), listener.next());
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(first["status"], 500);
+    assert_eq!(second["attempt"], 2);
+    assert_eq!(second["verified"], true, "{second}");
+    assert_eq!(first["webhook_id"], second["webhook_id"]);
+    assert_eq!(second["event"], "task_created");
+    assert_eq!(second["payload"]["task_title"], "Docs");
+}
+
+#[test]
+fn listen_and_send_deliver_and_verify_with_the_hex_scheme() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let hex = [
+        "--secret",
+        "plain-secret",
+        "--scheme",
+        "hex",
+        "--signature-header",
+        "X-Ralph-Signature",
+    ];
+    let listener = Listener::start(&hex);
+    let mut args: Vec<String> = vec!["send".into()];
+    args.extend(delivery_flags(&listener.url));
+    args.extend(["--event", "task_failed", "--note", "boom"].map(String::from));
+    args.extend(hex.map(String::from));
+    let out = webhook(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        store.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = listener.next();
+    assert_eq!(line["verified"], true, "{line}");
+    assert_eq!(line["payload"]["note"], "boom");
+}
+
+#[test]
+fn a_failing_endpoint_is_recorded_then_status_and_replay_resolve_it() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let down = Listener::start(&["--status", "503"]);
+    let mut args: Vec<String> = vec!["send".into()];
+    args.extend(delivery_flags(&down.url));
+    args.extend(
+        [
+            "--event",
+            "task_failed",
+            "--task-id",
+            "T-9",
+            "--retry-count",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let out = webhook(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        store.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("recorded in") && stderr.contains("503"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("p4th") && !stderr.contains("s3cret-query"),
+        "{stderr}"
+    );
+
+    let status = webhook(&["status", "--format", "json"], store.path());
+    assert!(status.status.success());
+    let json: Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(json["records"], 1);
+    let record = &json["recent_failures"][0];
+    let port = down
+        .url
+        .split(':')
+        .nth(2)
+        .and_then(|p| p.split('/').next())
+        .expect("port");
+    assert_eq!(record["destination"], format!("http://127.0.0.1:{port}/…"));
+    assert_eq!(record["last_status"], 503);
+    assert_eq!(record["attempts"], 2);
+    assert!(!text(&status.stdout).contains("p4th"));
+    let id = record["id"].as_str().expect("id").to_owned();
+
+    let healthy = Listener::start(&[]);
+    let mut dry: Vec<String> = vec!["replay".into()];
+    dry.extend(delivery_flags(&healthy.url));
+    dry.extend(["--task-id", "T-9", "--dry-run", "--format", "json"].map(String::from));
+    let out = webhook(
+        &dry.iter().map(String::as_str).collect::<Vec<_>>(),
+        store.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["report"]["matched"], 1);
+    assert_eq!(report["report"]["candidates"][0]["id"], id.as_str());
+    assert_eq!(report["report"]["candidates"][0]["eligible"], true);
+    assert_eq!(report["report"]["replayed"], 0);
+
+    let mut real: Vec<String> = vec!["replay".into()];
+    real.extend(delivery_flags(&healthy.url));
+    real.extend(["--id", &id, "--format", "json"].map(String::from));
+    let out = webhook(
+        &real.iter().map(String::as_str).collect::<Vec<_>>(),
+        store.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["report"]["replayed"], 1);
+    assert_eq!(report["outcomes"][0]["status"], "resolved");
+    let delivered = healthy.next();
+    assert_eq!(
+        delivered["webhook_id"], record["webhook_id"],
+        "replay keeps the webhook id"
+    );
+
+    let json: Value =
+        serde_json::from_slice(&webhook(&["status", "--format", "json"], store.path()).stdout)
+            .expect("json");
+    assert_eq!(
+        (json["resolved"].as_u64(), json["failed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(json["recent_failures"][0]["status"], "resolved");
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_message_naming_the_problem() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "send",
+                "--url",
+                "ftp://hooks.example.com/x",
+                "--event",
+                "task_created",
+            ],
+            "scheme `ftp`",
+        ),
+        (
+            &[
+                "send",
+                "--url",
+                "https://hooks.example.com/x",
+                "--event",
+                "task_created",
+                "--retry-count",
+                "11",
+            ],
+            "`retry_count` = 11 is out of range; expected 0..=10",
+        ),
+        (&["send", "--url", "https://hooks.example.com/x"], "--event"),
+        (&["replay", "--url", "https://hooks.example.com/x"], "--id"),
+        (
+            &[
+                "send",
+                "--url",
+                "https://10.0.0.1/x",
+                "--event",
+                "task_created",
+            ],
+            "allow_private_targets",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = webhook(args, store.path());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let help = Command::new(BIN).arg("--help").output().expect("runs");
+    assert!(text(&help.stdout).contains("Examples:"));
+}
