@@ -47,7 +47,6 @@
 //! [`SledFailureStore::from_tree`].
 
 mod blocking;
-mod commit;
 mod error;
 mod format;
 mod options;

@@ -1,10 +1,8 @@
 //! The store's state and its blocking operations (run on the blocking pool by the caller).
 
 use super::corrupt::CorruptRecords;
-use crate::commit::GroupCommit;
 use crate::{error, format};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use webhook_core::store::{FailureRecord, RecordFilter, RecordId, RecordUpdate, StoreError};
 
 /// Everything one store shares between its handles and its blocking tasks.
@@ -13,21 +11,11 @@ pub(super) struct Inner {
     pub(super) records: sled::Tree,
     pub(super) location: String,
     pub(super) max_records: usize,
-    /// Exact number of records; changed only while holding `writer`.
+    /// Exact number of records; changed only by the single writer (see `writer`).
     count: AtomicUsize,
-    /// Serializes the changes that add or remove records, so the count and the
-    /// retention bound stay exact under concurrent writers. Updates do not take it.
-    writer: Mutex<()>,
     pub(super) corrupt: CorruptRecords,
-    pub(super) commit: Arc<GroupCommit>,
     /// Keeps the database (and the meta tree's owner) open as long as the store.
     _db: sled::Db,
-}
-
-/// A change applied in memory, durable once `ticket` is flushed.
-pub(super) struct Applied<T> {
-    pub(super) value: T,
-    pub(super) ticket: u64,
 }
 
 impl Inner {
@@ -44,21 +32,13 @@ impl Inner {
             location,
             max_records,
             count: AtomicUsize::new(count),
-            writer: Mutex::new(()),
             corrupt: CorruptRecords::default(),
-            commit: Arc::new(GroupCommit::new()),
             _db: db,
         }
     }
 
     pub(super) fn count(&self) -> usize {
         self.count.load(Ordering::Acquire)
-    }
-
-    fn writer(&self) -> MutexGuard<'_, ()> {
-        // The guarded data is `()`; the count is repaired by the next prune if a panic
-        // interrupted a change, so a poisoned lock is still usable.
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn io(&self, operation: &'static str, detail: impl ToString) -> StoreError {
@@ -83,9 +63,8 @@ impl Inner {
     }
 
     /// Inserts `record`, then prunes the oldest beyond the retention bound.
-    pub(super) fn record(&self, record: &FailureRecord) -> Result<Applied<()>, StoreError> {
+    pub(super) fn record(&self, record: &FailureRecord) -> Result<(), StoreError> {
         let value = self.encode(record)?;
-        let _writer = self.writer();
         let previous = self
             .records
             .insert(record.id.as_str().as_bytes(), value)
@@ -93,11 +72,8 @@ impl Inner {
         if previous.is_none() {
             self.count.fetch_add(1, Ordering::AcqRel);
         }
-        self.prune_locked(self.max_records)?;
-        Ok(Applied {
-            value: (),
-            ticket: self.commit.ticket(),
-        })
+        self.prune(self.max_records)?;
+        Ok(())
     }
 
     /// Matching records, newest first (a reverse scan of the time-ordered keys).
@@ -135,14 +111,11 @@ impl Inner {
         &self,
         id: &RecordId,
         update: &RecordUpdate,
-    ) -> Result<Applied<Option<FailureRecord>>, StoreError> {
+    ) -> Result<Option<FailureRecord>, StoreError> {
         let key = id.as_str().as_bytes();
         loop {
             let Some(current) = self.records.get(key).map_err(|e| self.io("update", e))? else {
-                return Ok(Applied {
-                    value: None,
-                    ticket: 0,
-                });
+                return Ok(None);
             };
             let mut record = self.decode(key, &current)?;
             record
@@ -157,25 +130,13 @@ impl Inner {
                 .compare_and_swap(key, Some(&current), Some(next))
                 .map_err(|e| self.io("update", e))?;
             if swapped.is_ok() {
-                return Ok(Applied {
-                    value: Some(record),
-                    ticket: self.commit.ticket(),
-                });
+                return Ok(Some(record));
             }
         }
     }
 
     /// Removes the oldest records until at most `keep` remain.
-    pub(super) fn prune(&self, keep: usize) -> Result<Applied<usize>, StoreError> {
-        let _writer = self.writer();
-        let removed = self.prune_locked(keep)?;
-        Ok(Applied {
-            value: removed,
-            ticket: self.commit.ticket(),
-        })
-    }
-
-    fn prune_locked(&self, keep: usize) -> Result<usize, StoreError> {
+    pub(super) fn prune(&self, keep: usize) -> Result<usize, StoreError> {
         let mut removed = 0;
         while self.count() > keep {
             match self.records.pop_min().map_err(|e| self.io("prune", e))? {
@@ -193,8 +154,7 @@ impl Inner {
     }
 
     /// Removes the records whose keys lie in `[from, to)`.
-    pub(super) fn prune_range(&self, from: &[u8], to: &[u8]) -> Result<Applied<usize>, StoreError> {
-        let _writer = self.writer();
+    pub(super) fn prune_range(&self, from: &[u8], to: &[u8]) -> Result<usize, StoreError> {
         let mut removed = 0;
         for key in self.records.range(from..to).keys() {
             let key = key.map_err(|e| self.io("prune", e))?;
@@ -208,9 +168,6 @@ impl Inner {
                 removed += 1;
             }
         }
-        Ok(Applied {
-            value: removed,
-            ticket: self.commit.ticket(),
-        })
+        Ok(removed)
     }
 }

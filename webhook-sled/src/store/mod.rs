@@ -3,15 +3,18 @@
 mod corrupt;
 mod failure_store;
 mod inner;
+mod writer;
 
 use crate::format::{FORMAT_VERSION, FORMAT_VERSION_KEY, meta_tree_name};
 use crate::{SledStoreOptions, blocking, error};
-use inner::{Applied, Inner};
+use inner::Inner;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tokio::sync::oneshot;
 use webhook_core::store::StoreError;
+use writer::{Completion, Writer};
 
 /// The name of the records tree in a store opened by path.
 const RECORDS_TREE: &str = "failures";
@@ -34,6 +37,7 @@ const RECORDS_TREE: &str = "failures";
 #[derive(Clone)]
 pub struct SledFailureStore {
     inner: Arc<Inner>,
+    writer: Arc<Writer>,
 }
 
 impl fmt::Debug for SledFailureStore {
@@ -94,6 +98,7 @@ impl SledFailureStore {
         check_format(&db, &tree, &location)?;
         Ok(Self {
             inner: Arc::new(Inner::new(db, tree, location, options.max_records())),
+            writer: Arc::default(),
         })
     }
 
@@ -145,19 +150,36 @@ impl SledFailureStore {
             .map_err(|why| error::io(&self.inner.location, operation, why))?
     }
 
-    /// Runs the change `work` on the blocking pool and returns once it is durable.
+    /// Queues the change `work` for the writer and returns once it is durable.
     async fn change<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<Applied<T>, StoreError> + Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
     {
-        let applied = self.blocking(operation, work).await?;
-        self.inner
-            .commit
-            .durable(applied.ticket, &self.inner.records)
-            .await
-            .map_err(|why| error::io(&self.inner.location, "flush", why))?;
-        Ok(applied.value)
+        let (answer, answered) = oneshot::channel();
+        let location = self.inner.location.clone();
+        self.writer.submit(
+            Box::new(move |inner| {
+                let applied = work(inner);
+                let complete: Completion = Box::new(move |flush_error| {
+                    let result = match (applied, flush_error) {
+                        (Ok(_), Some(detail)) => Err(error::io(&location, "flush", detail)),
+                        (applied, _) => applied,
+                    };
+                    // The caller may have stopped waiting; the change stands either way.
+                    let _ = answer.send(result);
+                });
+                complete
+            }),
+            &self.inner,
+        );
+        answered.await.map_err(|_| {
+            error::io(
+                &self.inner.location,
+                operation,
+                "the store's writer stopped before applying the change",
+            )
+        })?
     }
 }
 
