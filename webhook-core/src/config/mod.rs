@@ -140,31 +140,6 @@ pub struct ResolvedWebhookConfig {
     pub headers: StaticHeaders,
 }
 
-/// Defaults of the fields that have one.
-pub mod defaults {
-    use std::time::Duration;
-    /// `timeout_secs`.
-    pub const TIMEOUT: Duration = Duration::from_secs(30);
-    /// `retry_count`.
-    pub const RETRY_COUNT: u32 = 3;
-    /// `retry_backoff_ms`.
-    pub const RETRY_BACKOFF: Duration = Duration::from_millis(1000);
-    /// `queue_capacity`.
-    pub const QUEUE_CAPACITY: usize = 500;
-    /// `parallel_queue_multiplier`.
-    pub const PARALLEL_QUEUE_MULTIPLIER: f32 = 2.0;
-    /// `block_timeout_ms`.
-    pub const BLOCK_TIMEOUT: Duration = Duration::from_millis(100);
-    /// `max_concurrency`.
-    pub const MAX_CONCURRENCY: usize = 4;
-    /// `max_pending_retries`.
-    pub const MAX_PENDING_RETRIES: usize = 1000;
-    /// `shutdown_grace_ms`.
-    pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(5000);
-    /// `max_payload_bytes`.
-    pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
-}
-
 fn check<T: PartialOrd + fmt::Display + Copy>(
     field: &'static str,
     value: Option<T>,
