@@ -18,7 +18,10 @@ pub const SAMPLE_TIMESTAMP: &str = "2025-06-02T09:30:00Z";
 /// assert!(samples.iter().zip(WebhookEventType::ALL).all(|(p, e)| p.event == e.as_str()));
 /// ```
 pub fn sample_payloads() -> Vec<WebhookPayload> {
-    WebhookEventType::ALL.into_iter().map(sample_payload).collect()
+    WebhookEventType::ALL
+        .into_iter()
+        .map(sample_payload)
+        .collect()
 }
 
 /// A realistic payload for `event`: task events carry a task id, title and statuses;
@@ -38,24 +41,26 @@ pub fn sample_payload(event: WebhookEventType) -> WebhookPayload {
     };
     let payload = WebhookPayload::new(event);
     let payload = match event {
-        WebhookEventType::TaskCreated => task(payload)
-            .statuses("draft", "todo")
-            .context(run),
-        WebhookEventType::TaskStarted => task(payload).statuses("todo", "doing").context(
-            WebhookContext {
-                phase: Some(1),
-                phase_count: Some(3),
-                ..run
-            },
-        ),
-        WebhookEventType::TaskCompleted => task(payload).statuses("doing", "done").context(
-            WebhookContext {
-                duration_ms: Some(754_210),
-                commit: Some("3f9c2ab1e0d4".to_owned()),
-                ci_gate: Some("passed".to_owned()),
-                ..run
-            },
-        ),
+        WebhookEventType::TaskCreated => task(payload).statuses("draft", "todo").context(run),
+        WebhookEventType::TaskStarted => {
+            task(payload)
+                .statuses("todo", "doing")
+                .context(WebhookContext {
+                    phase: Some(1),
+                    phase_count: Some(3),
+                    ..run
+                })
+        }
+        WebhookEventType::TaskCompleted => {
+            task(payload)
+                .statuses("doing", "done")
+                .context(WebhookContext {
+                    duration_ms: Some(754_210),
+                    commit: Some("3f9c2ab1e0d4".to_owned()),
+                    ci_gate: Some("passed".to_owned()),
+                    ..run
+                })
+        }
         WebhookEventType::TaskFailed => task(payload)
             .statuses("doing", "rejected")
             .note("CI gate failed: 2 of 148 tests failing in report::csv")
@@ -69,12 +74,10 @@ pub fn sample_payload(event: WebhookEventType) -> WebhookPayload {
             .note("waiting on RQ-0041")
             .context(run),
         WebhookEventType::LoopStarted => payload.note("processing 7 queued tasks").context(run),
-        WebhookEventType::LoopStopped => payload
-            .note("queue empty")
-            .context(WebhookContext {
-                duration_ms: Some(3_605_112),
-                ..run
-            }),
+        WebhookEventType::LoopStopped => payload.note("queue empty").context(WebhookContext {
+            duration_ms: Some(3_605_112),
+            ..run
+        }),
         WebhookEventType::PhaseStarted => task(payload).context(WebhookContext {
             phase: Some(2),
             phase_count: Some(3),

@@ -135,8 +135,11 @@ impl TestReceiverBuilder {
             require_signatures: self.require_signatures,
         });
 
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(ReceiverError::Bind)?;
-        listener.set_nonblocking(true).map_err(ReceiverError::Bind)?;
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(ReceiverError::Bind)?;
+        listener
+            .set_nonblocking(true)
+            .map_err(ReceiverError::Bind)?;
         let addr = listener.local_addr().map_err(ReceiverError::Bind)?;
         // Built here (building is allowed anywhere) and dropped on the server thread,
         // never inside the caller's async context.
@@ -313,7 +316,10 @@ impl TestReceiver {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<ReceivedRequest>, WaitTimeout> {
-        self.shared.journal.wait_arrived(n, timeout, "requests").await
+        self.shared
+            .journal
+            .wait_arrived(n, timeout, "requests")
+            .await
     }
 
     /// Waits until at least `n` requests have been answered with a 2xx; returns the
@@ -323,7 +329,10 @@ impl TestReceiver {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<ReceivedRequest>, WaitTimeout> {
-        self.shared.journal.wait_succeeded(n, timeout, "deliveries").await
+        self.shared
+            .journal
+            .wait_succeeded(n, timeout, "deliveries")
+            .await
     }
 }
 

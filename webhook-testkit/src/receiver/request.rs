@@ -126,10 +126,6 @@ impl ReceivedRequest {
 
     /// The `event` field of the body, if the body is a JSON object with one.
     pub fn event(&self) -> Option<String> {
-        self.json()
-            .ok()?
-            .get("event")?
-            .as_str()
-            .map(str::to_owned)
+        self.json().ok()?.get("event")?.as_str().map(str::to_owned)
     }
 }

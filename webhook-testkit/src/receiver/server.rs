@@ -57,8 +57,8 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
         let close = close.clone();
         service_fn(move |request| handle(request, shared.clone(), close.clone()))
     };
-    let conn = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service);
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         _ = conn => {}
         // Dropping the connection closes the socket without writing a response.
@@ -95,20 +95,21 @@ async fn handle(
         .to_owned();
     let refuse = shared.require_signatures && !signatures.any_valid();
     let fixed = refuse.then(|| Reply::status(401));
-    let (index, reply) = shared.journal.arrive(&webhook_id, fixed, |index, reply| {
-        ReceivedRequest {
-            index,
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            version: parts.version,
-            headers: parts.headers.clone(),
-            body: body.clone(),
-            at,
-            received_at,
-            signatures,
-            reply: reply.clone(),
-        }
-    });
+    let (index, reply) =
+        shared
+            .journal
+            .arrive(&webhook_id, fixed, |index, reply| ReceivedRequest {
+                index,
+                method: parts.method.clone(),
+                uri: parts.uri.clone(),
+                version: parts.version,
+                headers: parts.headers.clone(),
+                body: body.clone(),
+                at,
+                received_at,
+                signatures,
+                reply: reply.clone(),
+            });
     shared.journal.gate().await;
     tokio::time::sleep(reply.delay()).await;
     let status = match reply.kind() {
