@@ -23,3 +23,32 @@ pub(crate) fn open(path: &str, error: sled::Error) -> StoreError {
         _ => io(path, "open", error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::open;
+    use webhook_core::store::StoreError;
+
+    #[test]
+    fn sleds_lock_error_becomes_locked_naming_the_path() {
+        let sled_error = sled::Error::Io(std::io::Error::other(
+            "could not acquire lock on \"/srv/app/.webhook/failures/db\": WouldBlock",
+        ));
+        match open("/srv/app/.webhook/failures", sled_error) {
+            StoreError::Locked { path } => assert_eq!(path, "/srv/app/.webhook/failures"),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_open_errors_stay_io_errors() {
+        let sled_error = sled::Error::Io(std::io::Error::other("permission denied"));
+        assert!(matches!(
+            open("/srv/app", sled_error),
+            StoreError::Io {
+                operation: "open",
+                ..
+            }
+        ));
+    }
+}

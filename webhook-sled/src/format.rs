@@ -1,13 +1,5 @@
-//! The on-disk format: a version marker per store and a versioned JSON envelope per record.
-//!
-//! Layout (format version 1):
-//! - records tree (default name `failures`): key = the record id's UTF-8 bytes (`rec_` + 12 hex
-//!   digits of unix milliseconds + 8 hex digits of sequence, so keys sort by time); value =
-//!   `{"v":1,"record":<FailureRecord as JSON>}`.
-//! - meta tree (`<records tree name>.meta`): key `format_version`, value `1`.
-//!
-//! A later version can migrate a store by reading the marker before touching records, and
-//! records one by one by their envelope's `v`.
+//! The on-disk format: a version marker per store and a versioned JSON envelope per record
+//! (described in the crate docs).
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -61,4 +53,44 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<FailureRecord, String> {
         ));
     }
     serde_json::from_str(envelope.record.get()).map_err(|e| format!("unreadable record: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode, encode};
+    use webhook_core::store::conformance::sample_record;
+
+    #[test]
+    fn a_record_round_trips_with_its_payload_byte_for_byte() {
+        let record = sample_record("task_failed", Some("T-1"), 1_700_000_000_000);
+        let bytes = encode(&record).expect("encode");
+        assert!(bytes.starts_with(br#"{"v":1,"record":{"#));
+        let back = decode(&bytes).expect("decode");
+        assert_eq!(back.id, record.id);
+        assert_eq!(back.payload.get(), record.payload.get());
+    }
+
+    #[test]
+    fn an_envelope_of_another_version_is_refused_with_both_versions_named() {
+        let record = sample_record("task_failed", None, 1_700_000_000_000);
+        let text = String::from_utf8(encode(&record).expect("encode")).expect("utf-8");
+        let newer = text.replacen(r#""v":1"#, r#""v":7"#, 1);
+        let error = decode(newer.as_bytes()).expect_err("refused");
+        assert!(
+            error.contains("version 7") && error.contains("reads 1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_refused_not_a_panic() {
+        for bytes in [
+            &b""[..],
+            b"\xff\xfe",
+            b"{}",
+            br#"{"v":1,"record":{"id":3}}"#,
+        ] {
+            assert!(decode(bytes).is_err(), "{bytes:?}");
+        }
+    }
 }

@@ -15,7 +15,6 @@
 //! - **Versioned**: the folder carries a format marker ([`FORMAT_VERSION`]); a store of an
 //!   unknown format is refused with
 //!   [`StoreError::Version`](webhook_core::store::StoreError::Version) rather than misread.
-//!   The layout is described in the `format` module's source.
 //! - **Non-blocking**: sled's blocking calls run on tokio's blocking pool.
 //!
 //! # Example
@@ -45,6 +44,27 @@
 //!
 //! To keep the records inside a sled database the application already has, use
 //! [`SledFailureStore::from_tree`].
+//!
+//! # On-disk format (version 1)
+//!
+//! - Records tree (`failures` when opened by path): the key is the record id's UTF-8 bytes.
+//!   Ids are `rec_` + 12 hex digits of unix milliseconds + 8 hex digits of sequence, so
+//!   keys sort by time and "newest first" is a reverse scan. The value is a JSON envelope,
+//!   `{"v":1,"record":{...}}`, around the serde form of
+//!   [`FailureRecord`](webhook_core::store::FailureRecord); a record whose envelope has
+//!   another `v` is treated as unreadable (skipped and counted), never misread.
+//! - Meta tree (`<records tree>.meta`): key `format_version`, value [`FORMAT_VERSION`]
+//!   (`1`), written when the store is created.
+//!
+//! A later version migrates by reading the marker first and the envelopes one by one.
+//!
+//! # Costs
+//!
+//! - Opening counts the records once (a scan); after that the count is kept in memory.
+//! - A lone caller pays one fsync per change; concurrent callers share fsyncs. See
+//!   `benches/record.rs` (`cargo bench -p webhook-sled`) for figures.
+//! - `list` scans newest first and stops at the limit, so a selective filter may read
+//!   every record (at most the retention bound).
 
 mod blocking;
 mod error;

@@ -105,8 +105,10 @@ impl Inner {
         }
     }
 
-    /// Applies `update` with a compare-and-swap loop: a concurrent change of the same record
-    /// makes the swap fail, and the update is applied again to the newer value.
+    /// Applies `update` with a compare-and-swap loop. The single writer already applies
+    /// changes one at a time; the swap keeps an update from resurrecting or overwriting a
+    /// record changed in between by anything else (it is then applied again to the newer
+    /// value, or finds the record gone).
     pub(super) fn update(
         &self,
         id: &RecordId,

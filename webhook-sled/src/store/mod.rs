@@ -26,8 +26,11 @@ const RECORDS_TREE: &str = "failures";
 ///   one flush (group commit), so throughput grows with concurrency.
 /// - At most [`max_records`](Self::max_records) records are kept; `record` prunes the
 ///   oldest beyond that.
-/// - `list` is a reverse scan of time-ordered keys, newest first; `update` is a
-///   compare-and-swap loop, so concurrent replays never lose a count.
+/// - `list` is a reverse scan of time-ordered keys, newest first.
+/// - Changes are applied one at a time by the store's single writer (and `update` is a
+///   compare-and-swap on top), so concurrent replays never lose a count.
+/// - One store per folder or tree: the count and the bound assume nothing else writes to
+///   the records tree.
 /// - A record that cannot be decoded is skipped by `list` with a warning and counted
 ///   ([`corrupt_records_skipped`](Self::corrupt_records_skipped)); `get` and `update` report
 ///   it as [`StoreError::Corrupt`].
