@@ -241,6 +241,12 @@ async fn drop_oldest_with_a_held_receiver_delivers_the_ten_newest() {
     release_and_settle(&receiver, &notifier, 11).await;
     let delivered = expected_ids(std::iter::once(0).chain(16..=25));
     assert_eq!(task_ids(&receiver.deliveries()), delivered);
+    let diagnostics = notifier.diagnostics(5).await;
+    assert_eq!(
+        (diagnostics.stats.delivered, diagnostics.stats.evicted),
+        (11, 15)
+    );
+    assert_accounting(&diagnostics);
 }
 
 #[tokio::test]
@@ -363,5 +369,7 @@ async fn a_receiver_holding_another_secret_refuses_and_the_event_is_stored_as_pe
         (FailureKind::Permanent, Some(401))
     );
     assert_eq!(receiver.request_count(), 1, "a 401 is not retried");
-    assert_accounting(&notifier.stats());
+    let report = notifier.shutdown_async(Duration::from_secs(5)).await;
+    assert_eq!(report.stats.failed_by_kind.permanent, 1);
+    assert_accounting(&report);
 }

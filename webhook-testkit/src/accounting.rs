@@ -1,12 +1,38 @@
 //! [`assert_accounting`]: the accounting identity as an assertion.
 
-use webhook_core::DeliveryStats;
+use webhook_core::{DeliveryStats, ShutdownReport, WebhookDiagnostics};
+
+/// Anything that carries the notifier's counters: [`DeliveryStats`] (from
+/// `Notifier::stats`), a [`WebhookDiagnostics`] snapshot, or a [`ShutdownReport`].
+pub trait AccountingSnapshot {
+    /// The counters.
+    fn delivery_stats(&self) -> &DeliveryStats;
+}
+
+impl AccountingSnapshot for DeliveryStats {
+    fn delivery_stats(&self) -> &DeliveryStats {
+        self
+    }
+}
+
+impl AccountingSnapshot for WebhookDiagnostics {
+    fn delivery_stats(&self) -> &DeliveryStats {
+        &self.stats
+    }
+}
+
+impl AccountingSnapshot for ShutdownReport {
+    fn delivery_stats(&self) -> &DeliveryStats {
+        &self.stats
+    }
+}
 
 /// Panics, naming every term, unless
 /// `accepted = delivered + failed + evicted + queued + in_flight + waiting_retries`.
 ///
-/// The identity holds at any quiet moment (after `Notifier::wait_idle`, or in a
-/// `ShutdownReport`); take a diagnostics snapshot's counters with `&diagnostics.stats`.
+/// The identity holds at any quiet moment: after `Notifier::wait_idle`, in a diagnostics
+/// snapshot taken then, and in a `ShutdownReport`. All three can be passed as they are
+/// (see [`AccountingSnapshot`]).
 ///
 /// ```
 /// use webhook_core::DeliveryStats;
@@ -23,7 +49,8 @@ use webhook_core::DeliveryStats;
 /// assert_accounting(&DeliveryStats { accepted: 3, delivered: 2, ..DeliveryStats::default() });
 /// ```
 #[track_caller]
-pub fn assert_accounting(stats: &DeliveryStats) {
+pub fn assert_accounting(snapshot: &impl AccountingSnapshot) {
+    let stats = snapshot.delivery_stats();
     if stats.balances() {
         return;
     }

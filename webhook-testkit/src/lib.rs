@@ -201,7 +201,7 @@ mod receiver;
 mod script;
 mod scripted;
 
-pub use accounting::assert_accounting;
+pub use accounting::{AccountingSnapshot, assert_accounting};
 pub use config::TestConfig;
 pub use journal::WaitTimeout;
 pub use mocks::{MockFailureStore, MockQueuePolicy, MockTransport};

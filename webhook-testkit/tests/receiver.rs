@@ -11,7 +11,7 @@ use webhook_core::transport::{
     DeliveryRequest, DeliveryResponse, Transport, TransportError, TransportErrorKind,
 };
 use webhook_http::HttpTransport;
-use webhook_testkit::{Reply, Script, SignatureCheck, TestReceiver};
+use webhook_testkit::{ReceiverError, Reply, Script, SignatureCheck, TestReceiver};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const PROMPTLY: Duration = Duration::from_secs(10);
@@ -320,7 +320,7 @@ fn the_config_preset_delivers_to_the_receiver() {
 }
 
 #[test]
-fn a_bad_secret_or_header_name_is_refused_at_start() {
+fn a_bad_secret_header_name_or_requirement_is_refused_at_start() {
     let err = TestReceiver::builder()
         .secret("whsec_%%%")
         .start()
@@ -331,4 +331,9 @@ fn a_bad_secret_or_header_name_is_refused_at_start() {
         .start()
         .expect_err("bad name");
     assert!(err.to_string().contains("bad header"), "{err}");
+    let err = TestReceiver::builder()
+        .require_signatures(true)
+        .start()
+        .expect_err("nothing to check signatures with");
+    assert!(matches!(err, ReceiverError::RequireWithoutSecret), "{err}");
 }

@@ -37,6 +37,9 @@ pub enum ReceiverError {
         /// Why.
         source: SecretError,
     },
+    /// [`TestReceiverBuilder::require_signatures`] was set without a secret to check with.
+    #[error("require_signatures needs at least one secret (TestReceiverBuilder::secret)")]
+    RequireWithoutSecret,
     /// The name given to [`TestReceiverBuilder::hex_header`] is not a header name.
     #[error("`{0}` is not a valid HTTP header name for the hex signature")]
     HexHeader(String),
@@ -116,6 +119,9 @@ impl TestReceiverBuilder {
     /// runtime), so it answers whatever the test thread does, and needs no runtime from
     /// the caller.
     pub fn start(self) -> Result<TestReceiver, ReceiverError> {
+        if self.require_signatures && self.secrets.is_empty() {
+            return Err(ReceiverError::RequireWithoutSecret);
+        }
         let mut secrets = Vec::with_capacity(self.secrets.len());
         for (index, text) in self.secrets.iter().enumerate() {
             secrets.push(
