@@ -307,3 +307,21 @@ async fn waiting_retries_are_bounded_and_overflow_goes_to_the_store() {
     assert_eq!(store.count().await.expect("count"), 5);
     assert!(stats.balances());
 }
+
+#[tokio::test]
+async fn a_panicking_transport_loses_nothing_the_event_is_recorded_as_permanent() {
+    let fake = Scripted::new(|_, _| panic!("transport bug"));
+    let (notifier, store) = start(config(json!({})), fake);
+    notifier.send(&payload());
+    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    let records = store.list(&RecordFilter::newest(5)).await.expect("list");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, FailureKind::Permanent);
+    assert!(
+        records[0].error.contains("panicked"),
+        "{}",
+        records[0].error
+    );
+    let stats = notifier.stats();
+    assert!(stats.balances() && stats.is_idle(), "{stats:?}");
+}

@@ -7,8 +7,12 @@ use crate::retry::{StatusClass, classify_status};
 use crate::store::{FailureKind, FailureRecord, RecordId, RecordStatus, RecordUpdate};
 use crate::transport::{DeliveryResponse, TransportError};
 use serde_json::value::RawValue;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
@@ -51,6 +55,26 @@ fn judge(result: Result<DeliveryResponse, TransportError>) -> Verdict {
             retry_after: None,
             error: e.to_string(),
         },
+    }
+}
+
+/// A transport's future panicked.
+struct Panicked;
+
+/// Turns a panic inside a transport's future into an error, so the event is still
+/// accounted for (recorded as a permanent failure) instead of vanishing with its task.
+struct CatchPanic<F>(F);
+
+impl<F: Future + Unpin> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Panicked>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(Panicked)),
+        }
     }
 }
 
@@ -108,11 +132,18 @@ pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: Own
                 finish_failed(&shared, &event, FailureKind::Shutdown, error, None, made).await;
                 return;
             }
-            r = tokio::time::timeout(timeout, shared.transport.send(request)) => {
-                r.unwrap_or_else(|_| Err(TransportError::Timeout {
-                    destination: destination.redacted().to_owned(),
-                    after: timeout,
-                }))
+            r = tokio::time::timeout(timeout, CatchPanic(shared.transport.send(request))) => {
+                match r {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(Panicked)) => Err(TransportError::Request {
+                        destination: destination.redacted().to_owned(),
+                        detail: "the transport panicked (a bug in the transport)".to_owned(),
+                    }),
+                    Err(_) => Err(TransportError::Timeout {
+                        destination: destination.redacted().to_owned(),
+                        after: timeout,
+                    }),
+                }
             }
         };
         let verdict = judge(result);
