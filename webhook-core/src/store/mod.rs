@@ -35,8 +35,9 @@ use async_trait::async_trait;
 ///   field of the [`RecordFilter`].
 /// - A store enforces its own retention bound in `record` (pruning oldest first).
 ///
-/// A custom store needs little code: see `webhook-testkit` for the behaviour suite
-/// that checks an implementation with one call.
+/// A custom store needs little code. The behaviour suite that checks an implementation
+/// with one call is [`conformance::run_all`] (feature `test-util`), re-exported as
+/// `webhook_testkit::store_suite`.
 #[async_trait]
 pub trait FailureStore: Send + Sync + std::fmt::Debug {
     /// Stores a new record.
