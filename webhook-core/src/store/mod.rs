@@ -36,7 +36,7 @@ use async_trait::async_trait;
 /// - A store enforces its own retention bound in `record` (pruning oldest first).
 ///
 /// A custom store needs little code. The behaviour suite that checks an implementation
-/// with one call is [`conformance::run_all`] (feature `test-util`), re-exported as
+/// with one call is `conformance::run_all` (feature `test-util`), re-exported as
 /// `webhook_testkit::store_suite`.
 #[async_trait]
 pub trait FailureStore: Send + Sync + std::fmt::Debug {
