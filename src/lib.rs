@@ -36,3 +36,8 @@ pub use webhook_core::{
     WebhookContext, WebhookDiagnostics, WebhookEventType, WebhookFailureRecord, WebhookPayload,
 };
 pub use webhook_sled::failure_store_path;
+
+/// The README's Rust snippets, compiled as doctests so the README cannot drift.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
