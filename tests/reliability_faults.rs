@@ -3,10 +3,10 @@
 
 mod reliability_support;
 
-use reliability_support::{
-    Fault, MATRIX_ATTEMPTS, RETRY_AFTER, matrix_config, message, run_fault_matrix, sled_store,
-    transport,
+use reliability_support::fault_matrix::{
+    Fault, MATRIX_ATTEMPTS, RETRY_AFTER, matrix_config, run_fault_matrix,
 };
+use reliability_support::{message, sled_store, transport};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use webhook_core::store::{FailureKind, RecordStatus};
