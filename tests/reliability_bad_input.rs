@@ -268,7 +268,6 @@ fn malformed_or_refused_urls_get_errors_that_never_repeat_credentials_path_or_qu
 }
 
 #[test]
-#[ignore = "bug: webhook-core Destination::parse accepts a port over 65535 (sent to the default port)"]
 fn a_url_with_a_port_over_65535_is_refused() {
     // `http::Uri` keeps the port text; `port_u16()` is then `None`, so the redacted
     // destination and the connector both fall back to the scheme's default port.
@@ -277,7 +276,6 @@ fn a_url_with_a_port_over_65535_is_refused() {
 }
 
 #[test]
-#[ignore = "bug: webhook-core WebhookConfig::from_json_str does not name the field of a wrongly typed value"]
 fn a_value_of_the_wrong_type_is_refused_naming_its_field() {
     let error = WebhookConfig::from_json_str(r#"{"retry_count": 2, "timeout_secs": "ten"}"#)
         .expect_err("refused");
@@ -482,7 +480,6 @@ async fn a_response_that_never_ends_is_cut_at_the_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the worker's timeout and the transport's body deadline race (webhook-core worker/delivery.rs deliver vs webhook-http transport.rs send)"]
 async fn a_200_with_an_endless_body_is_delivered_on_the_first_attempt() {
     // HttpTransport promises `Ok(status)` once the status has arrived, cutting the body
     // read at the request's deadline; the worker wraps the same call in a timeout of the

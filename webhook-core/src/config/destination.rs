@@ -167,6 +167,12 @@ pub enum DestinationError {
     /// The URL has no host.
     #[error("`url` has no host; expected https://host[:port]/path")]
     MissingHost,
+    /// The port is not a number in 1..=65535.
+    #[error("`url` has port `{port}`; expected a number in 1..=65535")]
+    InvalidPort {
+        /// The port as written.
+        port: String,
+    },
     /// `http://` without `allow_insecure_http`.
     #[error("`url` {destination} uses plain http; set allow_insecure_http = true to allow it")]
     InsecureHttp {
@@ -210,6 +216,7 @@ impl Destination {
         if host.is_empty() {
             return Err(DestinationError::MissingHost);
         }
+        check_port(authority.as_str())?;
         let redacted = redacted_parts(&scheme, host, authority.port_u16());
         if scheme == "http" && !policy.allow_insecure_http {
             return Err(DestinationError::InsecureHttp {
@@ -267,6 +274,24 @@ impl Destination {
         self.basic_auth
             .as_ref()
             .map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+}
+
+/// `http::Uri` silently ignores a port it cannot parse (e.g. `:99999`); refuse it.
+fn check_port(authority: &str) -> Result<(), DestinationError> {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let after_host = match host_port.rfind(']') {
+        Some(end) => &host_port[end + 1..],
+        None => host_port.find(':').map_or("", |i| &host_port[i..]),
+    };
+    let Some(port) = after_host.strip_prefix(':') else {
+        return Ok(());
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(DestinationError::InvalidPort {
+            port: port.to_owned(),
+        }),
     }
 }
 

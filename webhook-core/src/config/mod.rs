@@ -191,10 +191,25 @@ fn header_name(field: &'static str, name: &str) -> Result<HeaderName, ConfigErro
 impl WebhookConfig {
     /// Parses JSON, rejecting unknown fields.
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
-        serde_json::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let parsed: Self = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = if path.is_empty() || path == "." {
+                inner.to_string()
+            } else {
+                format!("`{path}`: {inner}")
+            };
+            ConfigError::Parse {
+                format: "JSON",
+                message,
+            }
+        })?;
+        deserializer.end().map_err(|e| ConfigError::Parse {
             format: "JSON",
             message: e.to_string(),
-        })
+        })?;
+        Ok(parsed)
     }
 
     /// A config that is enabled and sends to `url`.

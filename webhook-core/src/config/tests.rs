@@ -193,6 +193,12 @@ fn url_checks_refuse_each_case_and_the_matching_opt_in_accepts_it() {
     let cases: Vec<(&str, &str, Option<&str>)> = vec![
         ("ftp://hooks.example.com/x", "scheme `ftp`", None),
         ("https:///nohost", "", None),
+        (
+            "https://hooks.example.com:99999/x",
+            "port `99999`; expected a number in 1..=65535",
+            None,
+        ),
+        ("https://hooks.example.com:0/x", "port `0`", None),
         ("not a url", "not a valid absolute URL", None),
         (
             "http://hooks.example.com/x",
