@@ -28,7 +28,13 @@ impl WebhookId {
     /// A fresh, unique id.
     pub fn generate() -> Self {
         let (hi, lo) = random_u128_halves();
-        Self(format!("msg_{hi:016x}{lo:016x}"))
+        // The same text as `format!("msg_{hi:016x}{lo:016x}")`, at a fraction of the cost
+        // (this runs on every enqueue).
+        let mut id = String::with_capacity(4 + 32);
+        id.push_str("msg_");
+        crate::signing::push_hex(&mut id, &hi.to_be_bytes());
+        crate::signing::push_hex(&mut id, &lo.to_be_bytes());
+        Self(id)
     }
 
     /// The id as text.

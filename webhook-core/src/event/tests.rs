@@ -114,3 +114,46 @@ fn webhook_ids_are_validated_for_header_safety() {
     assert!("".parse::<WebhookId>().is_err());
     assert!("x".repeat(129).parse::<WebhookId>().is_err());
 }
+
+#[test]
+fn generated_ids_are_msg_and_32_lowercase_hex_digits() {
+    for _ in 0..100 {
+        let id = WebhookId::generate();
+        let hex = id.as_str().strip_prefix("msg_").expect("msg_ prefix");
+        assert_eq!(hex.len(), 32, "{id}");
+        assert!(
+            hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn the_size_hint_covers_bodies_without_escapes() {
+    let full = WebhookPayload::new(WebhookEventType::TaskCompleted)
+        .task_id("RQ-0142")
+        .task_title("Add a retry budget to the delivery worker")
+        .statuses("doing", "done")
+        .note("all checks passed")
+        .context(WebhookContext {
+            runner: Some("codex".into()),
+            model: Some("gpt-5.1-codex".into()),
+            phase: Some(u32::MAX),
+            phase_count: Some(u32::MAX),
+            duration_ms: Some(u64::MAX),
+            repo_root: Some("/home/dev/src/ralph".into()),
+            branch: Some("ralph/RQ-0142".into()),
+            commit: Some("9f3c2a1e5b7d4c6a8e0f1b2c3d4e5f6a7b8c9d0e".into()),
+            ci_gate: Some("make ci".into()),
+        });
+    for payload in [WebhookPayload::new(WebhookEventType::LoopStarted), full] {
+        let len = serde_json::to_vec(&payload).expect("serializes").len();
+        let hint = payload.json_len_hint();
+        assert!(
+            hint >= len && hint <= len * 2,
+            "hint {hint} for {len} bytes"
+        );
+        let message = WebhookMessage::from_payload(&payload).expect("valid");
+        assert_eq!(message.body().len(), len);
+    }
+}

@@ -108,6 +108,8 @@ impl BoundedQueue {
         }
         if state.items.len() < self.capacity {
             self.push_locked(&mut state, event);
+            drop(state);
+            self.items_ready.notify_one();
             return Attempt::Done(PushResult::Accepted);
         }
         if !use_policy {
@@ -139,11 +141,12 @@ impl BoundedQueue {
         Attempt::Done(PushResult::AcceptedAfterEviction)
     }
 
+    /// Adds `event` and counts it as accepted. The caller wakes the worker once the lock
+    /// is released (waking it may mean a system call; other producers need not wait on it).
     fn push_locked(&self, state: &mut MutexGuard<'_, State>, event: QueuedEvent) {
         state.items.push_back(event);
         self.len.store(state.items.len(), Ordering::Relaxed);
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-        self.items_ready.notify_one();
     }
 
     fn block_then_push(
@@ -172,6 +175,10 @@ impl BoundedQueue {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         };
+        drop(state);
+        if result == PushResult::Accepted {
+            self.items_ready.notify_one();
+        }
         self.waiting_producers.fetch_sub(1, Ordering::SeqCst);
         Attempt::Done(result)
     }
@@ -218,6 +225,9 @@ impl BoundedQueue {
                 break PushResult::TimedOut;
             }
         };
+        if result == PushResult::Accepted {
+            self.items_ready.notify_one();
+        }
         self.waiting_producers.fetch_sub(1, Ordering::SeqCst);
         result
     }

@@ -42,7 +42,12 @@ fn judge(result: Result<DeliveryResponse, TransportError>) -> Verdict {
                 } else {
                     None
                 },
-                error: format!("server answered {}{why}", response.status),
+                // Only failures need the text (this runs once per delivered event).
+                error: if class == StatusClass::Success {
+                    String::new()
+                } else {
+                    format!("server answered {}{why}", response.status)
+                },
             }
         }
         Err(e) => Verdict {
@@ -110,11 +115,18 @@ async fn wait_for_retry(phase: &mut watch::Receiver<Phase>, wake: tokio::time::I
 
 /// Delivers `event`, holding `permit` while an attempt runs. The event is counted in
 /// `in_flight` on entry and leaves the counters exactly once, as delivered or failed.
-pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: OwnedSemaphorePermit) {
+///
+/// Returns the delivery slot it holds at the end (none if the event was still waiting
+/// for a retry at shutdown), so the caller may go on with the next queued event.
+pub(crate) async fn deliver(
+    shared: Arc<Shared>,
+    event: QueuedEvent,
+    permit: OwnedSemaphorePermit,
+) -> Option<OwnedSemaphorePermit> {
     let Some(destination) = shared.config.destination.clone() else {
         let error = "no destination configured".to_owned();
         finish_failed(&shared, &event, FailureKind::Permanent, error, None, 0).await;
-        return;
+        return Some(permit);
     };
     let mut phase = shared.phase.subscribe();
     let mut permit = Some(permit);
@@ -137,7 +149,7 @@ pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: Own
             () = aborted(&mut phase) => {
                 let error = "shut down before the attempt finished".to_owned();
                 finish_failed(&shared, &event, FailureKind::Shutdown, error, None, made).await;
-                return;
+                return permit;
             }
             r = tokio::time::timeout(backstop, CatchPanic(shared.transport.send(request))) => {
                 match r {
@@ -158,7 +170,7 @@ pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: Own
             StatusClass::Success => {
                 tracing::debug!(webhook_id = %event.webhook_id(), event = event.event(), attempt, destination = %destination, "delivered");
                 finish_delivered(&shared, &event).await;
-                return;
+                return permit;
             }
             StatusClass::Permanent => {
                 tracing::warn!(webhook_id = %event.webhook_id(), event = event.event(), attempt, error = %shared.sanitize(&verdict.error), "delivery failed permanently");
@@ -171,7 +183,7 @@ pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: Own
                     made,
                 )
                 .await;
-                return;
+                return permit;
             }
             StatusClass::Retryable => {}
         }
@@ -192,7 +204,7 @@ pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: Own
                 made,
             )
             .await;
-            return;
+            return permit;
         };
         if !reserve_waiting_slot(&shared) {
             tracing::warn!(webhook_id = %event.webhook_id(), event = event.event(), "too many retries waiting: recording instead of retrying");
@@ -209,7 +221,7 @@ pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: Own
                 made,
             )
             .await;
-            return;
+            return permit;
         }
         tracing::debug!(webhook_id = %event.webhook_id(), retry, delay_ms = delay.as_millis() as u64, error = %shared.sanitize(&verdict.error), "retry scheduled");
         // Waiting holds no worker slot.
@@ -243,7 +255,7 @@ pub(crate) async fn deliver(shared: Arc<Shared>, event: QueuedEvent, permit: Own
                     made,
                 )
                 .await;
-                return;
+                return permit;
             }
         }
     }
