@@ -111,38 +111,4 @@ impl WebhookPayload {
         self.context = context;
         self
     }
-
-    /// About how many bytes the JSON body takes (exact unless strings need escaping), so
-    /// that serialization can write into one allocation instead of growing a buffer.
-    pub(crate) fn json_len_hint(&self) -> usize {
-        // `"key":` with quotes, the value's quotes and the separator; keys are short.
-        const PER_FIELD: usize = 24;
-        let c = &self.context;
-        let strings = [
-            Some(&self.event),
-            Some(&self.timestamp),
-            self.task_id.as_ref(),
-            self.task_title.as_ref(),
-            self.previous_status.as_ref(),
-            self.current_status.as_ref(),
-            self.note.as_ref(),
-            c.runner.as_ref(),
-            c.model.as_ref(),
-            c.repo_root.as_ref(),
-            c.branch.as_ref(),
-            c.commit.as_ref(),
-            c.ci_gate.as_ref(),
-        ];
-        let numbers = [
-            c.phase.is_some(),
-            c.phase_count.is_some(),
-            c.duration_ms.is_some(),
-        ];
-        2 + strings
-            .iter()
-            .flatten()
-            .map(|s| s.len() + PER_FIELD)
-            .sum::<usize>()
-            + numbers.iter().filter(|set| **set).count() * (PER_FIELD + 20)
-    }
 }
