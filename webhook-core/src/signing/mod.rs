@@ -30,6 +30,15 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 /// The default header for the hex scheme.
 pub const DEFAULT_HEX_HEADER: &str = "x-webhook-signature-256";
 
+// The names parsed once: inserting by `&'static str` parses and validates the name on
+// every call (about a thousand instructions each, three per attempt).
+/// [`WEBHOOK_ID`] as a header name.
+pub(crate) static WEBHOOK_ID_NAME: HeaderName = HeaderName::from_static(WEBHOOK_ID);
+static WEBHOOK_TIMESTAMP_NAME: HeaderName = HeaderName::from_static(WEBHOOK_TIMESTAMP);
+static WEBHOOK_SIGNATURE_NAME: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
+/// Length of one `v1,<base64 of 32 bytes>` entry.
+const STANDARD_ENTRY_LEN: usize = 3 + 44;
+
 /// Which signature headers are sent when a secret is configured.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,14 +106,17 @@ impl Signer {
     /// The Standard Webhooks signature header value for one message:
     /// `v1,<base64>` per secret, space-separated.
     pub fn standard_signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
-        let mut out = String::with_capacity(self.macs.len() * 48);
-        let ts = timestamp.to_string();
+        // Exactly sized, so that `sign_into` can hand it to a header value as it is.
+        let len = (self.macs.len() * (STANDARD_ENTRY_LEN + 1)).saturating_sub(1);
+        let mut out = String::with_capacity(len);
+        let mut digits = [0_u8; 20];
+        let ts = decimal(timestamp, &mut digits);
         for (i, mac) in self.macs.iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
             out.push_str("v1,");
-            let tag = standard_tag(mac, id, ts.as_str(), body);
+            let tag = standard_tag(mac, id, ts, body);
             STANDARD.encode_string(tag, &mut out);
         }
         out
@@ -115,7 +127,10 @@ impl Signer {
         let mac = self.macs.first()?;
         let mut mac = mac.clone();
         mac.update(body);
-        Some(format!("sha256={}", to_hex(&mac.finalize().into_bytes())))
+        let mut out = String::with_capacity(7 + 64);
+        out.push_str("sha256=");
+        push_hex(&mut out, &mac.finalize().into_bytes());
+        Some(out)
     }
 
     /// Adds the signature headers for one attempt to `headers`.
@@ -127,15 +142,15 @@ impl Signer {
             return;
         }
         if self.scheme.standard() {
-            headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
+            headers.insert(WEBHOOK_TIMESTAMP_NAME.clone(), HeaderValue::from(timestamp));
             let sig = self.standard_signature(id, timestamp, body);
-            if let Ok(value) = HeaderValue::try_from(sig) {
-                headers.insert(WEBHOOK_SIGNATURE, value);
+            if let Ok(value) = header_value(sig) {
+                headers.insert(WEBHOOK_SIGNATURE_NAME.clone(), value);
             }
         }
         if self.scheme.hex() {
             if let Some(sig) = self.hex_signature(body) {
-                if let Ok(value) = HeaderValue::try_from(sig) {
+                if let Ok(value) = header_value(sig) {
                     headers.insert(self.hex_header.clone(), value);
                 }
             }
@@ -143,21 +158,32 @@ impl Signer {
     }
 }
 
-fn standard_tag(mac: &HmacSha256, id: &str, ts: &str, body: &[u8]) -> [u8; 32] {
+/// A header value that takes over `text`'s buffer (no copy when it is exactly sized).
+fn header_value(text: String) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text))
+}
+
+/// The decimal digits of `n`, written into `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
+}
+
+fn standard_tag(mac: &HmacSha256, id: &str, ts: &[u8], body: &[u8]) -> [u8; 32] {
     let mut mac = mac.clone();
     mac.update(id.as_bytes());
     mac.update(b".");
-    mac.update(ts.as_bytes());
+    mac.update(ts);
     mac.update(b".");
     mac.update(body);
     mac.finalize().into_bytes().into()
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut s, bytes);
-    s
 }
 
 /// Appends the lowercase hex of `bytes` to `out`.

@@ -168,3 +168,24 @@ fn secrets_never_print() {
     assert_eq!(Secret::parse("whsec_!!!"), Err(SecretError::BadBase64));
     assert_eq!(Secret::parse(""), Err(SecretError::Empty));
 }
+
+#[test]
+fn timestamps_are_written_in_decimal() {
+    let mut buf = [0_u8; 20];
+    for n in [0, 7, 10, 1_700_000_000, u64::MAX] {
+        assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+    }
+}
+
+#[test]
+fn header_values_match_the_string_forms() {
+    let s = signer(&[REF_SECRET, "k2"], SignatureScheme::Both);
+    let mut headers = HeaderMap::new();
+    s.sign_into(&mut headers, REF_ID, REF_TS, REF_BODY);
+    let standard = s.standard_signature(REF_ID, REF_TS, REF_BODY);
+    assert_eq!(standard.len(), standard.capacity());
+    assert_eq!(headers[WEBHOOK_SIGNATURE], standard.as_str());
+    let hex = s.hex_signature(REF_BODY).expect("a secret");
+    assert_eq!(hex.len(), hex.capacity());
+    assert_eq!(headers[DEFAULT_HEX_HEADER], hex.as_str());
+}

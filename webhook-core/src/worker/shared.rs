@@ -5,7 +5,7 @@ use super::stats::Counters;
 use crate::config::ResolvedWebhookConfig;
 use crate::queue::BoundedQueue;
 use crate::retry::JitterSource;
-use crate::signing::{Signer, WEBHOOK_ID};
+use crate::signing::{Signer, WEBHOOK_ID_NAME};
 use crate::store::FailureStore;
 use crate::transport::{DeliveryRequest, Transport};
 use base64::Engine;
@@ -136,7 +136,7 @@ impl Shared {
         let mut headers = self.base_headers.clone();
         let id = event.message.id().as_str();
         if let Ok(value) = HeaderValue::try_from(id) {
-            headers.insert(WEBHOOK_ID, value);
+            headers.insert(WEBHOOK_ID_NAME.clone(), value);
         }
         let now = crate::time::unix_seconds(self.wall_clock());
         self.signer
