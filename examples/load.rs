@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example load                  # C = 8, N = 200,000
 //! cargo run --release --example load -- -c 8 -n 500000 --rounds 3
-//! cargo run --release --example load -- --quick       # CI smoke: small N, a few seconds
+//! cargo run --release --example load -- --quick       # CI smoke: N = 5,000, under a second
 //! cargo run --release --example load -- --burst       # 1,000,000 events, slow sink
 //! ```
 //!
@@ -19,8 +19,11 @@
 //!   once and its latency is that of an enqueue into a queue that is not full, taken
 //!   while the worker delivers;
 //!
-//! and ends with one line:
-//! `pipeline_rps=<n> raw_rps=<n> ratio=<pipeline/raw> p99_enqueue_ns=<n> peak_rss_mib=<n>`.
+//! Each round prints both rates and the CPU time per request of this process and of the
+//! sink. With `--rounds R` the two alternate R times and the medians are reported. The
+//! run ends with one line:
+//! `pipeline_rps=<n> raw_rps=<n> ratio=<pipeline/raw> p99_enqueue_ns=<n> peak_rss_mib=<n>`,
+//! and exits non-zero if the pipeline lost, failed or dropped an event.
 //!
 //! Burst mode offers 1,000,000 events to a 10,000-slot queue whose sink answers each
 //! request only after 50 ms, under `drop_oldest` or `drop_new`, then shuts down and
