@@ -15,8 +15,9 @@ use webhook_core::{
 /// Send a webhook notification (non-blocking, enqueues for delivery).
 ///
 /// Sends `event` with `task_id`, `task_title` and, when given, `previous_status`,
-/// `current_status` and `note`. Disabled configurations and unsubscribed events return
-/// at once without starting a worker.
+/// `current_status` and `note`. A disabled configuration returns at once without
+/// starting a worker; an event the configuration does not subscribe to is counted as
+/// filtered and not sent.
 pub fn send_webhook(
     event: WebhookEventType,
     task_id: &str,
@@ -26,12 +27,9 @@ pub fn send_webhook(
     note: Option<&str>,
     config: &WebhookConfig,
 ) -> EnqueueOutcome {
-    let mut payload = WebhookPayload::new(event)
-        .task_id(task_id)
-        .task_title(task_title);
+    let mut payload = task_payload(event, task_id, task_title, note, None);
     payload.previous_status = previous_status.map(str::to_owned);
     payload.current_status = current_status.map(str::to_owned);
-    payload.note = note.map(str::to_owned);
     send_webhook_payload(payload, config)
 }
 
@@ -51,6 +49,24 @@ pub fn send_webhook_payload(payload: WebhookPayload, config: &WebhookConfig) -> 
     }
 }
 
+/// A task-level payload: `event` for `task_id`/`task_title`, with an optional note and context.
+fn task_payload(
+    event: WebhookEventType,
+    task_id: &str,
+    task_title: &str,
+    note: Option<&str>,
+    context: Option<&WebhookContext>,
+) -> WebhookPayload {
+    let mut payload = WebhookPayload::new(event)
+        .task_id(task_id)
+        .task_title(task_title);
+    payload.note = note.map(str::to_owned);
+    if let Some(context) = context {
+        payload.context = context.clone();
+    }
+    payload
+}
+
 fn task_event(
     event: WebhookEventType,
     task_id: &str,
@@ -59,14 +75,10 @@ fn task_event(
     context: Option<&WebhookContext>,
     config: &WebhookConfig,
 ) -> EnqueueOutcome {
-    let mut payload = WebhookPayload::new(event)
-        .task_id(task_id)
-        .task_title(task_title);
-    payload.note = note.map(str::to_owned);
-    if let Some(context) = context {
-        payload.context = context.clone();
-    }
-    send_webhook_payload(payload, config)
+    send_webhook_payload(
+        task_payload(event, task_id, task_title, note, context),
+        config,
+    )
 }
 
 fn loop_event(
