@@ -1,7 +1,9 @@
 //! Webhook ids: unique per event, the same on every retry and replay.
 
 use serde::{Deserialize, Serialize};
+use std::cmp::Ordering as CmpOrdering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,9 +12,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Generated ids look like `msg_` followed by 32 hex digits (128 bits, from a
 /// randomly keyed PRF over a process-wide counter, so they do not repeat).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Ids of up to 46 bytes (generated ones have 36) are kept inline: making one allocates
+/// nothing.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct WebhookId(String);
+pub struct WebhookId(Repr);
+
+/// The longest id kept inline.
+const INLINE: usize = 46;
+
+#[derive(Clone)]
+enum Repr {
+    /// `bytes[..len]`, always ASCII (checked when made).
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    Heap(Box<str>),
+}
 
 /// A webhook id that cannot be sent in a header.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -27,19 +45,39 @@ pub struct InvalidWebhookId {
 impl WebhookId {
     /// A fresh, unique id.
     pub fn generate() -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let (hi, lo) = random_u128_halves();
         // The same text as `format!("msg_{hi:016x}{lo:016x}")`, at a fraction of the cost
-        // (this runs on every enqueue).
-        let mut id = String::with_capacity(4 + 32);
-        id.push_str("msg_");
-        crate::signing::push_hex(&mut id, &hi.to_be_bytes());
-        crate::signing::push_hex(&mut id, &lo.to_be_bytes());
-        Self(id)
+        // and with no allocation (this runs on every enqueue).
+        let mut bytes = [0u8; INLINE];
+        bytes[..4].copy_from_slice(b"msg_");
+        let digits = hi.to_be_bytes().into_iter().chain(lo.to_be_bytes());
+        for (i, b) in digits.enumerate() {
+            bytes[4 + 2 * i] = DIGITS[usize::from(b >> 4)];
+            bytes[5 + 2 * i] = DIGITS[usize::from(b & 0xf)];
+        }
+        Self(Repr::Inline { len: 36, bytes })
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Repr::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)])
+                .expect("inline ids are made of ASCII only"),
+            Repr::Heap(id) => id,
+        }
+    }
+
+    /// An id from text already checked to be valid.
+    fn from_checked(id: &str) -> Self {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE => {
+                let mut bytes = [0u8; INLINE];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                Self(Repr::Inline { len, bytes })
+            }
+            _ => Self(Repr::Heap(id.into())),
+        }
     }
 }
 
@@ -73,7 +111,7 @@ impl FromStr for WebhookId {
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
         if ok {
-            Ok(Self(s.to_owned()))
+            Ok(Self::from_checked(s))
         } else {
             Err(InvalidWebhookId { len: s.len() })
         }
@@ -89,12 +127,44 @@ impl TryFrom<String> for WebhookId {
 
 impl From<WebhookId> for String {
     fn from(id: WebhookId) -> Self {
-        id.0
+        id.as_str().to_owned()
     }
 }
 
 impl fmt::Display for WebhookId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for WebhookId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WebhookId").field(&self.as_str()).finish()
+    }
+}
+
+impl PartialEq for WebhookId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for WebhookId {}
+
+impl Hash for WebhookId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for WebhookId {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for WebhookId {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.as_str().cmp(other.as_str())
     }
 }

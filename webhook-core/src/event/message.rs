@@ -1,21 +1,46 @@
 //! A serialized event ready for the queue.
 
-use super::{WebhookEventType, WebhookId, WebhookPayload};
+use super::{WebhookEventType, WebhookId, WebhookPayload, json};
 use bytes::Bytes;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::fmt;
 
 /// One event, serialized once, with its webhook id: what the queue holds and the worker sends.
 ///
 /// Cloning is cheap (the body is reference-counted).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebhookMessage {
     id: WebhookId,
     /// Borrowed for the seed's event names, so most messages allocate no name.
     event: Cow<'static, str>,
-    task_id: Option<String>,
+    task_id: TaskId,
     body: Bytes,
+}
+
+/// Where a message's task id is kept.
+#[derive(Clone)]
+enum TaskId {
+    None,
+    /// The bytes `start..end` of the body: a seed payload's `task_id` value that needed
+    /// no escaping (the usual case; the message then allocates nothing for it).
+    InBody {
+        start: usize,
+        end: usize,
+    },
+    Owned(String),
+}
+
+impl fmt::Debug for WebhookMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookMessage")
+            .field("id", &self.id)
+            .field("event", &self.event())
+            .field("task_id", &self.task_id())
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// A message that could not be built.
@@ -43,18 +68,29 @@ pub enum MessageError {
 impl WebhookMessage {
     /// Serializes a seed payload. The event name and task id come from the payload.
     pub fn from_payload(payload: &WebhookPayload) -> Result<Self, MessageError> {
-        let body = to_json(payload).map_err(|source| MessageError::Serialize {
-            event: payload.event.clone(),
-            source,
-        })?;
-        Self::from_parts(&payload.event, payload.task_id.clone(), body)
+        let (body, span) =
+            exact_size(|buf| Ok(json::write_payload(buf, payload))).map_err(|source| {
+                MessageError::Serialize {
+                    event: payload.event.clone(),
+                    source,
+                }
+            })?;
+        let mut message = Self::from_parts(&payload.event, None, body)?;
+        message.task_id = match (span, &payload.task_id) {
+            (Some((start, end)), _) => TaskId::InBody { start, end },
+            (None, Some(task_id)) => TaskId::Owned(task_id.clone()),
+            (None, None) => TaskId::None,
+        };
+        Ok(message)
     }
 
     /// A custom event: `body` is serialized to JSON as it is and sent under the event name `event`.
     pub fn custom(event: &str, body: &impl Serialize) -> Result<Self, MessageError> {
-        let bytes = to_json(body).map_err(|source| MessageError::Serialize {
-            event: event.to_owned(),
-            source,
+        let (bytes, ()) = exact_size(|buf| serde_json::to_writer(buf, body)).map_err(|source| {
+            MessageError::Serialize {
+                event: event.to_owned(),
+                source,
+            }
         })?;
         Self::from_parts(event, None, bytes)
     }
@@ -81,16 +117,20 @@ impl WebhookMessage {
         task_id: Option<String>,
         body: impl Into<Bytes>,
     ) -> Result<Self, MessageError> {
-        if event.is_empty() || event.len() > 128 || event.chars().any(char::is_control) {
-            return Err(MessageError::InvalidEventName { len: event.len() });
-        }
+        let event = match WebhookEventType::from_name(event) {
+            Some(seed) => Cow::Borrowed(seed.as_str()),
+            None if event.is_empty()
+                || event.len() > 128
+                || event.chars().any(char::is_control) =>
+            {
+                return Err(MessageError::InvalidEventName { len: event.len() });
+            }
+            None => Cow::Owned(event.to_owned()),
+        };
         Ok(Self {
             id: WebhookId::generate(),
-            event: match event.parse::<WebhookEventType>() {
-                Ok(seed) => Cow::Borrowed(seed.as_str()),
-                Err(_) => Cow::Owned(event.to_owned()),
-            },
-            task_id,
+            event,
+            task_id: task_id.map_or(TaskId::None, TaskId::Owned),
             body: body.into(),
         })
     }
@@ -103,7 +143,7 @@ impl WebhookMessage {
 
     /// Attaches a task id (for custom events that concern a task).
     pub fn with_task_id(mut self, task_id: impl Into<String>) -> Self {
-        self.task_id = Some(task_id.into());
+        self.task_id = TaskId::Owned(task_id.into());
         self
     }
 
@@ -119,7 +159,13 @@ impl WebhookMessage {
 
     /// The task id, if any.
     pub fn task_id(&self) -> Option<&str> {
-        self.task_id.as_deref()
+        match &self.task_id {
+            TaskId::None => None,
+            // The span was cut at a `"` on both sides of a `&str`'s bytes, so it is
+            // always UTF-8.
+            TaskId::InBody { start, end } => std::str::from_utf8(self.body.get(*start..*end)?).ok(),
+            TaskId::Owned(task_id) => Some(task_id),
+        }
     }
 
     /// The JSON body.
@@ -128,15 +174,17 @@ impl WebhookMessage {
     }
 }
 
-/// JSON of `value` in an allocation of its exact size.
+/// What `write` writes, in an allocation of its exact size, and what `write` returned.
 ///
-/// The JSON is written into a per-thread scratch buffer, then copied once into a buffer
-/// of its length, which [`Bytes`] holds as it is. Serializing straight into a `Vec`
-/// costs two more allocations per message (the vector grows from 128 bytes, and `Bytes`
-/// adds a reference count block when the length is not the capacity), and on the
-/// enqueue path every allocation counts: the memory is freed by the worker's threads,
-/// so the caller's allocator cache never refills.
-fn to_json(value: &impl Serialize) -> Result<Bytes, serde_json::Error> {
+/// The bytes are written into a per-thread scratch buffer, then copied once into a
+/// buffer of their length, which [`Bytes`] holds as it is. Writing straight into a
+/// `Vec` costs two more allocations per message (the vector grows, and `Bytes` adds a
+/// reference count block when the length is not the capacity), and on the enqueue path
+/// every allocation counts: the memory is freed by the worker's threads, so the
+/// caller's allocator cache never refills.
+fn exact_size<T>(
+    write: impl FnOnce(&mut Vec<u8>) -> Result<T, serde_json::Error>,
+) -> Result<(Bytes, T), serde_json::Error> {
     /// The most scratch a thread keeps between messages (a larger body frees it).
     const KEEP: usize = 64 * 1024;
     thread_local! {
@@ -145,14 +193,18 @@ fn to_json(value: &impl Serialize) -> Result<Bytes, serde_json::Error> {
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
-            let written = serde_json::to_writer(&mut *buf, value);
-            let json = written.map(|()| Bytes::from(Box::<[u8]>::from(buf.as_slice())));
+            let written = write(&mut buf);
+            let bytes = Bytes::from(Box::<[u8]>::from(buf.as_slice()));
             if buf.capacity() > KEEP {
                 *buf = Vec::new();
             }
-            json
+            written.map(|extra| (bytes, extra))
         }
         // A `Serialize` impl that itself builds a message: no scratch for the inner one.
-        Err(_) => serde_json::to_vec(value).map(Bytes::from),
+        Err(_) => {
+            let mut buf = Vec::new();
+            let extra = write(&mut buf)?;
+            Ok((Bytes::from(buf), extra))
+        }
     })
 }

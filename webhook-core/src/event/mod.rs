@@ -1,6 +1,7 @@
 //! What is sent: event names, the seed's payload shape, and ready-to-queue messages.
 
 mod id;
+mod json;
 mod message;
 mod payload;
 
@@ -65,6 +66,11 @@ impl WebhookEventType {
         Self::TaskStatusChanged,
     ];
 
+    /// The event whose wire name is `name`, if any.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
     /// The wire name, e.g. `"task_created"`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -112,10 +118,7 @@ impl FromStr for WebhookEventType {
     type Err = UnknownEventType;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|e| e.as_str() == s)
-            .ok_or_else(|| UnknownEventType { name: s.to_owned() })
+        Self::from_name(s).ok_or_else(|| UnknownEventType { name: s.to_owned() })
     }
 }
 

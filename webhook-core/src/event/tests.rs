@@ -116,6 +116,30 @@ fn webhook_ids_are_validated_for_header_safety() {
 }
 
 #[test]
+fn ids_compare_hash_and_serialize_by_their_text_whatever_their_length() {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    let hasher = RandomState::new();
+    let generated = WebhookId::generate();
+    let parsed: WebhookId = generated.as_str().parse().expect("valid");
+    assert_eq!(parsed, generated);
+    assert_eq!(hasher.hash_one(&parsed), hasher.hash_one(&generated));
+    // Around the inline limit (46 bytes) and at the longest allowed.
+    for len in [1, 45, 46, 47, 128] {
+        let text = "a".repeat(len);
+        let id: WebhookId = text.parse().expect("valid");
+        assert_eq!(id.as_str(), text);
+        assert_eq!(String::from(id.clone()), text);
+        assert_eq!(format!("{id:?}"), format!("WebhookId({text:?})"));
+        let json = serde_json::to_string(&id).expect("json");
+        assert_eq!(serde_json::from_str::<WebhookId>(&json).expect("back"), id);
+    }
+    let (short, long): (WebhookId, WebhookId) =
+        ("a".parse().unwrap(), "b".repeat(60).parse().unwrap());
+    assert!(short < long && long > short);
+}
+
+#[test]
 fn generated_ids_are_msg_and_32_lowercase_hex_digits() {
     for _ in 0..100 {
         let id = WebhookId::generate();
@@ -143,6 +167,13 @@ fn messages_hold_exactly_the_json_of_their_payload() {
         assert_eq!(message.event(), "task_completed");
         assert_eq!(message.task_id(), Some("RQ-0142"));
     }
+    // A task id that needs escaping in JSON is kept as it was given.
+    let quoted = WebhookMessage::from_payload(&payload.clone().task_id("a\"b")).expect("valid");
+    assert_eq!(quoted.task_id(), Some("a\"b"));
+    let none = WebhookMessage::from_payload(&WebhookPayload::new(WebhookEventType::LoopStarted))
+        .expect("valid");
+    assert_eq!(none.task_id(), None);
+    assert_eq!(none.with_task_id("T-9").task_id(), Some("T-9"));
     let custom = WebhookMessage::custom("deploy_finished", &json!({"ok": true})).expect("valid");
     assert_eq!(custom.event(), "deploy_finished");
 }
