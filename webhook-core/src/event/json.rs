@@ -13,56 +13,58 @@ use super::WebhookPayload;
 /// them instead of copying them).
 pub(crate) fn write_payload(out: &mut Vec<u8>, payload: &WebhookPayload) -> Option<(usize, usize)> {
     let context = &payload.context;
-    out.push(b'{');
-    key(out, "event", true);
+    out.extend_from_slice(b"{\"event\":");
     string(out, &payload.event);
-    key(out, "timestamp", false);
+    out.extend_from_slice(b",\"timestamp\":");
     string(out, &payload.timestamp);
     let mut task_span = None;
     if let Some(task_id) = &payload.task_id {
-        key(out, "task_id", false);
+        out.extend_from_slice(b",\"task_id\":");
         let start = out.len() + 1;
         if string(out, task_id) {
             task_span = Some((start, start + task_id.len()));
         }
     }
-    optional_string(out, "task_title", payload.task_title.as_deref());
-    optional_string(out, "previous_status", payload.previous_status.as_deref());
-    optional_string(out, "current_status", payload.current_status.as_deref());
-    optional_string(out, "note", payload.note.as_deref());
-    optional_string(out, "runner", context.runner.as_deref());
-    optional_string(out, "model", context.model.as_deref());
-    optional_number(out, "phase", context.phase.map(u64::from));
-    optional_number(out, "phase_count", context.phase_count.map(u64::from));
-    optional_number(out, "duration_ms", context.duration_ms);
-    optional_string(out, "repo_root", context.repo_root.as_deref());
-    optional_string(out, "branch", context.branch.as_deref());
-    optional_string(out, "commit", context.commit.as_deref());
-    optional_string(out, "ci_gate", context.ci_gate.as_deref());
+    optional_string(out, b",\"task_title\":", payload.task_title.as_deref());
+    optional_string(
+        out,
+        b",\"previous_status\":",
+        payload.previous_status.as_deref(),
+    );
+    optional_string(
+        out,
+        b",\"current_status\":",
+        payload.current_status.as_deref(),
+    );
+    optional_string(out, b",\"note\":", payload.note.as_deref());
+    optional_string(out, b",\"runner\":", context.runner.as_deref());
+    optional_string(out, b",\"model\":", context.model.as_deref());
+    optional_number(out, b",\"phase\":", context.phase.map(u64::from));
+    optional_number(
+        out,
+        b",\"phase_count\":",
+        context.phase_count.map(u64::from),
+    );
+    optional_number(out, b",\"duration_ms\":", context.duration_ms);
+    optional_string(out, b",\"repo_root\":", context.repo_root.as_deref());
+    optional_string(out, b",\"branch\":", context.branch.as_deref());
+    optional_string(out, b",\"commit\":", context.commit.as_deref());
+    optional_string(out, b",\"ci_gate\":", context.ci_gate.as_deref());
     out.push(b'}');
     task_span
 }
 
-/// `"name":`, after a comma unless it is the first key. Names are plain ASCII.
-fn key(out: &mut Vec<u8>, name: &str, first: bool) {
-    if !first {
-        out.push(b',');
-    }
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
-fn optional_string(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
+/// `key` is the comma, the quoted name and the colon.
+fn optional_string(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
     if let Some(value) = value {
-        key(out, name, false);
+        out.extend_from_slice(key);
         string(out, value);
     }
 }
 
-fn optional_number(out: &mut Vec<u8>, name: &str, value: Option<u64>) {
+fn optional_number(out: &mut Vec<u8>, key: &[u8], value: Option<u64>) {
     if let Some(value) = value {
-        key(out, name, false);
+        out.extend_from_slice(key);
         number(out, value);
     }
 }
@@ -95,9 +97,7 @@ fn is_plain(bytes: &[u8]) -> bool {
     }
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let mut lanes = [0u8; 8];
-        lanes.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(lanes);
+        let x = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
         if below(x, 0x20) | equal(x, b'"') | equal(x, b'\\') != 0 {
             return false;
         }

@@ -142,6 +142,9 @@ fn ids_compare_hash_and_serialize_by_their_text_whatever_their_length() {
 
 #[test]
 fn generated_ids_are_msg_and_32_lowercase_hex_digits() {
+    let distinct: std::collections::HashSet<WebhookId> =
+        (0..50_000).map(|_| WebhookId::generate()).collect();
+    assert_eq!(distinct.len(), 50_000);
     for _ in 0..100 {
         let id = WebhookId::generate();
         let hex = id.as_str().strip_prefix("msg_").expect("msg_ prefix");
