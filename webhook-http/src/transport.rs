@@ -11,7 +11,6 @@ use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use tokio::time::Instant;
 use webhook_core::ResolvedWebhookConfig;
 use webhook_core::config::{Destination, DestinationPolicy, classify_host};
 use webhook_core::time::parse_retry_after;
@@ -132,26 +131,40 @@ impl HttpTransport {
 #[async_trait]
 impl Transport for HttpTransport {
     async fn send(&self, request: DeliveryRequest) -> Result<DeliveryResponse, TransportError> {
-        let destination = request.destination;
+        // This future is boxed once per attempt, so what it holds across its awaits is
+        // kept small (under 1 KiB with the box's header: glibc's fast path; a test pins
+        // it): the request goes into hyper's own future before the first await, and one
+        // timer bounds both the exchange and the body read.
+        let DeliveryRequest {
+            destination,
+            headers,
+            body,
+            timeout,
+            ..
+        } = request;
         self.check(&destination)?;
-        let deadline = Instant::now() + request.timeout;
         let timed_out = || TransportError::Timeout {
             destination: destination.redacted().to_owned(),
-            after: request.timeout,
+            after: timeout,
         };
-
-        let mut outgoing = Request::new(Full::new(request.body));
-        *outgoing.method_mut() = Method::POST;
-        *outgoing.uri_mut() = destination.uri().clone();
-        *outgoing.headers_mut() = request.headers;
-
-        let response = match tokio::time::timeout_at(deadline, self.client.request(outgoing)).await
-        {
-            Err(_elapsed) => return Err(timed_out()),
-            Ok(Err(err)) => return Err(transport_error(&err, destination.redacted())),
-            Ok(Ok(response)) => response,
+        let exchange = {
+            let mut outgoing = Request::new(Full::new(body));
+            *outgoing.method_mut() = Method::POST;
+            *outgoing.uri_mut() = destination.uri().clone();
+            *outgoing.headers_mut() = headers;
+            self.client.request(outgoing)
         };
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
 
+        let response = tokio::select! {
+            biased;
+            result = exchange => match result {
+                Ok(response) => response,
+                Err(err) => return Err(transport_error(&err, destination.redacted())),
+            },
+            () = &mut deadline => return Err(timed_out()),
+        };
         let status = response.status();
         let version = response.version();
         let retry_after = response
@@ -160,13 +173,13 @@ impl Transport for HttpTransport {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, SystemTime::now()));
 
-        let read = tokio::time::timeout_at(
-            deadline,
-            drain(response.into_body(), self.max_response_body_bytes),
-        )
-        .await;
+        let read = tokio::select! {
+            biased;
+            drained = drain(response.into_body(), self.max_response_body_bytes) => Some(drained),
+            () = &mut deadline => None,
+        };
         match read {
-            Ok(Drained::Complete) => {
+            Some(Drained::Complete) => {
                 if version < Version::HTTP_2 {
                     // hyper-util hands an HTTP/1 connection back to the pool from a task
                     // it spawned; yielding once lets that task run, so the next attempt
@@ -174,20 +187,20 @@ impl Transport for HttpTransport {
                     tokio::task::yield_now().await;
                 }
             }
-            Ok(Drained::LimitExceeded { bytes }) => tracing::debug!(
+            Some(Drained::LimitExceeded { bytes }) => tracing::debug!(
                 destination = %destination,
                 status = status.as_u16(),
                 read = bytes,
                 "response body over the limit; stopped reading and closed the connection"
             ),
-            Ok(Drained::Failed { bytes, error }) => tracing::debug!(
+            Some(Drained::Failed { bytes, error }) => tracing::debug!(
                 destination = %destination,
                 status = status.as_u16(),
                 read = bytes,
                 cause = %error,
                 "response body broke off after the status arrived"
             ),
-            Err(_elapsed) => tracing::debug!(
+            None => tracing::debug!(
                 destination = %destination,
                 status = status.as_u16(),
                 "response body still arriving at the timeout; stopped reading"
