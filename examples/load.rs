@@ -81,11 +81,11 @@ struct Args {
     /// Threads enqueueing into the pipeline.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     producers: u32,
-    /// Runtime worker threads, for the bare client and for the notifier alike.
+    /// Runtime worker threads of the bare client (and, with `--burst`, of the notifier).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     threads: u32,
-    /// Worker threads of the notifier's runtime, if not `--threads` (1 gives it a
-    /// current-thread runtime on its own thread).
+    /// Worker threads of the notifier's runtime; without it, the library's default
+    /// (1: a current-thread runtime on the worker's own thread).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     notifier_threads: Option<u32>,
     /// Runtime worker threads of the sink process.
@@ -311,7 +311,9 @@ fn run_throughput(args: &Args) -> Result<bool, BoxError> {
         args.requests.max(1)
     };
     let c = args.concurrency;
-    let notifier_threads = args.notifier_threads.unwrap_or(args.threads);
+    let notifier_threads = args
+        .notifier_threads
+        .map_or_else(|| "default".to_owned(), |t| t.to_string());
     let sink = Sink::start(0, args.sink_threads)?;
     let config = config(sink.port, c, WebhookQueuePolicy::BlockWithTimeout)?;
     let payload = seed_payload();
@@ -335,9 +337,11 @@ fn run_throughput(args: &Args) -> Result<bool, BoxError> {
         .enable_all()
         .build()?;
     let transport = HttpTransport::from_config(&config)?;
-    let notifier = Notifier::builder(config, Arc::new(transport))
-        .worker_threads(notifier_threads as usize)
-        .start()?;
+    let mut builder = Notifier::builder(config, Arc::new(transport));
+    if let Some(threads) = args.notifier_threads {
+        builder = builder.worker_threads(threads as usize);
+    }
+    let notifier = builder.start()?;
     let warm_up = (u64::from(c) * 250).min(n);
 
     let mut raw_rps = Vec::new();
