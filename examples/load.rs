@@ -15,7 +15,7 @@
 //! - `pipeline`: a `Notifier` with `webhook_http::HttpTransport`, signing on, a
 //!   10,000-slot queue and `max_concurrency` C, delivering N events, timed from the
 //!   first enqueue until the worker is idle. Producer threads keep the queue from
-//!   filling up (they pause while it is nearly full), so every enqueue is accepted at
+//!   filling up (when it is nearly full they pause until it is half empty), so every enqueue is accepted at
 //!   once and its latency is that of an enqueue into a queue that is not full, taken
 //!   while the worker delivers;
 //!
@@ -91,7 +91,11 @@ struct Args {
     /// Runtime worker threads of the sink process.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     sink_threads: u32,
-    /// Alternate raw and pipeline measurements this many times and report the medians.
+    /// Within a round, alternate raw and pipeline this many times (N/slices each time;
+    /// at most one slice per 1,000 requests).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    slices: u32,
+    /// Repeat the whole comparison this many times and report the medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     rounds: u32,
     /// Measure only one side (for profiling; the other's figures print as 0).
@@ -344,50 +348,59 @@ fn run_throughput(args: &Args) -> Result<bool, BoxError> {
     let notifier = builder.start()?;
     let warm_up = (u64::from(c) * 250).min(n);
 
+    let slices = u64::from(args.slices).min(n / 1_000).max(1);
     let mut raw_rps = Vec::new();
     let mut pipeline_rps = Vec::new();
     let mut latencies = Vec::new();
     let mut ok = true;
     for round in 1..=args.rounds {
-        if args.only == Some(Side::Pipeline) {
-            raw_rps.push(0.0);
-        } else {
-            let cpu = CpuMeter::start(sink.child.id())?;
-            let raw = raw_runtime.block_on(raw_client(&uri, &sample, &headers, c, warm_up, n))?;
-            let (ours, theirs) = cpu.per_item_us(n + warm_up)?;
+        // The two sides alternate in slices, so that both see the same phases of a
+        // machine whose speed drifts; each side's rate is its N over its summed time.
+        let (mut raw, mut ours) = (Tally::default(), Tally::default());
+        for slice in 0..slices {
+            let count = n / slices + u64::from(slice < n % slices);
+            let warm = if slice == 0 { warm_up } else { 0 };
+            if args.only != Some(Side::Pipeline) {
+                let cpu = CpuMeter::start(sink.child.id())?;
+                let elapsed =
+                    raw_runtime.block_on(raw_client(&uri, &sample, &headers, c, warm, count))?;
+                raw.add(elapsed, count, warm, cpu.used_us()?);
+            }
+            if args.only != Some(Side::Raw) {
+                let cpu = CpuMeter::start(sink.child.id())?;
+                let run = pipeline(&notifier, &payload, args.producers as usize, warm, count)?;
+                ours.add(run.elapsed, count, warm, cpu.used_us()?);
+                if run.delivered != count || run.failed != 0 || run.dropped != 0 {
+                    eprintln!(
+                        "load: the pipeline lost events: expected {count} delivered, none \
+                         failed or dropped; got {} delivered, {} failed, {} dropped",
+                        run.delivered, run.failed, run.dropped
+                    );
+                    ok = false;
+                }
+                latencies.extend(run.latencies_ns);
+            }
+        }
+        if args.only != Some(Side::Pipeline) {
+            let (client, sink_us) = raw.cpu_per_item();
             println!(
                 "round {round}: raw      {n} requests in {:.3} s = {:.0} req/s; CPU per request: \
-             client {ours:.1} us, sink {theirs:.1} us",
-                raw.as_secs_f64(),
-                n as f64 / raw.as_secs_f64()
+                 client {client:.1} us, sink {sink_us:.1} us",
+                raw.elapsed.as_secs_f64(),
+                raw.rate(),
             );
-            raw_rps.push(n as f64 / raw.as_secs_f64());
         }
-        if args.only == Some(Side::Raw) {
-            pipeline_rps.push(0.0);
-            continue;
-        }
-
-        let cpu = CpuMeter::start(sink.child.id())?;
-        let run = pipeline(&notifier, &payload, args.producers as usize, warm_up, n)?;
-        let (ours, theirs) = cpu.per_item_us(n + warm_up)?;
-        println!(
-            "round {round}: pipeline {n} events   in {:.3} s = {:.0} events/s; CPU per event: \
-             client {ours:.1} us, sink {theirs:.1} us (delivered {}, failed {}, dropped {})",
-            run.elapsed.as_secs_f64(),
-            n as f64 / run.elapsed.as_secs_f64(),
-            run.delivered,
-            run.failed,
-            run.dropped,
-        );
-        if run.delivered != n || run.failed != 0 || run.dropped != 0 {
-            eprintln!(
-                "load: the pipeline lost events: expected {n} delivered, none failed or dropped"
+        if args.only != Some(Side::Raw) {
+            let (client, sink_us) = ours.cpu_per_item();
+            println!(
+                "round {round}: pipeline {n} events   in {:.3} s = {:.0} events/s; CPU per event: \
+                 client {client:.1} us, sink {sink_us:.1} us",
+                ours.elapsed.as_secs_f64(),
+                ours.rate(),
             );
-            ok = false;
         }
-        pipeline_rps.push(n as f64 / run.elapsed.as_secs_f64());
-        latencies.extend(run.latencies_ns);
+        raw_rps.push(raw.rate());
+        pipeline_rps.push(ours.rate());
     }
     let report = notifier.shutdown(Duration::from_secs(10));
     drop(sink);
@@ -541,10 +554,11 @@ fn pipeline(
     })
 }
 
-/// Enqueues `n` events from `producers` threads, each call timed. Producers pause while
-/// the queue is nearly full, so every enqueue finds room.
+/// Enqueues `n` events from `producers` threads, each call timed. When the queue is
+/// nearly full, producers pause until it is half empty, so every enqueue finds room.
 fn produce(notifier: &Notifier, payload: &WebhookPayload, producers: usize, n: u64) -> Vec<u64> {
     let high_water = (QUEUE_CAPACITY - 2 * PACING_STRIDE * producers) as u64;
+    let low_water = (QUEUE_CAPACITY / 2) as u64;
     let share = |i: usize| n / producers as u64 + u64::from((i as u64) < n % producers as u64);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..producers)
@@ -554,8 +568,16 @@ fn produce(notifier: &Notifier, payload: &WebhookPayload, producers: usize, n: u
                     let mut latencies = Vec::with_capacity(count as usize);
                     let mut sent = 0;
                     while sent < count {
-                        while notifier.stats().queued >= high_water {
-                            std::thread::sleep(Duration::from_micros(200));
+                        if notifier.stats().queued >= high_water {
+                            // Refill in large batches: wait until the queue is half
+                            // empty, checking once a millisecond, so the harness's own
+                            // wake-ups cost the machine next to nothing per event.
+                            let waited = Instant::now();
+                            while notifier.stats().queued > low_water
+                                && waited.elapsed() < PHASE_BOUND
+                            {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
                         }
                         let stride = (count - sent).min(PACING_STRIDE as u64);
                         for _ in 0..stride {
@@ -732,13 +754,47 @@ impl CpuMeter {
         })
     }
 
-    /// Microseconds of CPU per item since `start`: (this process, the sink).
-    fn per_item_us(&self, items: u64) -> Result<(f64, f64), BoxError> {
-        let us = |d: Duration| d.as_secs_f64() * 1e6 / items.max(1) as f64;
+    /// Microseconds of CPU used since `start`: (this process, the sink).
+    fn used_us(&self) -> Result<(f64, f64), BoxError> {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
         Ok((
             us(cpu_time(None)? - self.ours),
             us(cpu_time(Some(self.sink))? - self.theirs),
         ))
+    }
+}
+
+/// One side's measured slices of a round, added up.
+#[derive(Default)]
+struct Tally {
+    elapsed: Duration,
+    timed: u64,
+    /// Timed and warm-up items (the CPU figures cover both).
+    all: u64,
+    cpu_us: (f64, f64),
+}
+
+impl Tally {
+    fn add(&mut self, elapsed: Duration, timed: u64, warm_up: u64, cpu_us: (f64, f64)) {
+        self.elapsed += elapsed;
+        self.timed += timed;
+        self.all += timed + warm_up;
+        self.cpu_us.0 += cpu_us.0;
+        self.cpu_us.1 += cpu_us.1;
+    }
+
+    /// Timed items per second (0 if nothing was measured).
+    fn rate(&self) -> f64 {
+        if self.elapsed.is_zero() {
+            return 0.0;
+        }
+        self.timed as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU microseconds per item: (this process, the sink).
+    fn cpu_per_item(&self) -> (f64, f64) {
+        let items = self.all.max(1) as f64;
+        (self.cpu_us.0 / items, self.cpu_us.1 / items)
     }
 }
 

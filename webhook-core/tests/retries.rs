@@ -237,6 +237,39 @@ async fn a_hanging_transport_is_cut_off_by_the_timeout_and_retried() {
 }
 
 #[tokio::test]
+async fn the_worker_sets_its_own_timer_only_for_transports_that_do_not_bound_themselves() {
+    /// Answers 204 one second after the configured timeout, and says whether it
+    /// promises to bound itself.
+    #[derive(Debug)]
+    struct Late(bool);
+    #[async_trait::async_trait]
+    impl webhook_core::Transport for Late {
+        async fn send(
+            &self,
+            request: webhook_core::DeliveryRequest,
+        ) -> Result<DeliveryResponse, TransportError> {
+            tokio::time::sleep(request.timeout + Duration::from_secs(1)).await;
+            Ok(ok(204))
+        }
+        fn enforces_timeout(&self) -> bool {
+            self.0
+        }
+    }
+    for (promises, delivered) in [(false, 0), (true, 1)] {
+        let cfg = config(json!({"timeout_secs": 5, "retry_count": 0}));
+        let notifier = Notifier::builder(cfg, Arc::new(Late(promises)))
+            .paused_clock()
+            .start()
+            .expect("starts");
+        notifier.send(&payload());
+        assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+        let stats = notifier.stats();
+        assert_eq!(stats.delivered, delivered, "promises: {promises}");
+        assert_eq!(stats.failed, 1 - delivered, "promises: {promises}");
+    }
+}
+
+#[tokio::test]
 async fn every_attempt_keeps_the_webhook_id_with_a_fresh_timestamp_and_signature() {
     let fake = Scripted::new(|_, n| Ok(if n < 3 { ok(500) } else { ok(200) }));
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -284,6 +317,60 @@ async fn every_attempt_keeps_the_webhook_id_with_a_fresh_timestamp_and_signature
                 .expect("ascii")
                 .starts_with("webhook-rs/")
         );
+    }
+}
+
+#[tokio::test]
+async fn each_scheme_sends_exactly_its_headers_in_order_and_none_empty() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let cases = [
+        (json!({}), vec!["content-type", "user-agent", "webhook-id"]),
+        (
+            json!({"secret": secret}),
+            vec![
+                "content-type",
+                "user-agent",
+                "webhook-id",
+                "webhook-timestamp",
+                "webhook-signature",
+            ],
+        ),
+        (
+            json!({"secret": secret, "signature_scheme": "hex", "signature_header": "X-Ralph-Signature"}),
+            vec![
+                "content-type",
+                "user-agent",
+                "webhook-id",
+                "x-ralph-signature",
+            ],
+        ),
+        (
+            json!({"secret": secret, "signature_scheme": "both"}),
+            vec![
+                "content-type",
+                "user-agent",
+                "webhook-id",
+                "webhook-timestamp",
+                "webhook-signature",
+                "x-webhook-signature-256",
+            ],
+        ),
+    ];
+    for (settings, expected) in cases {
+        let fake = Scripted::new(|_, n| Ok(if n == 0 { ok(500) } else { ok(204) }));
+        let (notifier, _) = start(no_jitter(config(settings.clone())), fake.clone());
+        notifier.send(&payload());
+        assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+        let seen = fake.seen();
+        assert_eq!(seen.len(), 2, "{settings}");
+        for attempt in &seen {
+            let names: Vec<&str> = attempt.headers.keys().map(|k| k.as_str()).collect();
+            assert_eq!(names, expected, "{settings}");
+            for (name, value) in &attempt.headers {
+                assert!(!value.is_empty(), "{name} is empty with {settings}");
+            }
+            assert_eq!(attempt.headers.len(), expected.len(), "one value each");
+        }
     }
 }
 

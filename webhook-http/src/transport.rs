@@ -213,6 +213,11 @@ impl Transport for HttpTransport {
             None => response,
         })
     }
+
+    /// Always: one timer bounds connecting, sending and reading (see above).
+    fn enforces_timeout(&self) -> bool {
+        true
+    }
 }
 
 impl fmt::Debug for HttpTransport {

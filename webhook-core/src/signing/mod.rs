@@ -144,18 +144,37 @@ impl Signer {
         if self.scheme.standard() {
             headers.insert(WEBHOOK_TIMESTAMP_NAME.clone(), HeaderValue::from(timestamp));
             let sig = self.standard_signature(id, timestamp, body);
-            if let Ok(value) = header_value(sig) {
-                headers.insert(WEBHOOK_SIGNATURE_NAME.clone(), value);
-            }
+            set_or_remove(headers, &WEBHOOK_SIGNATURE_NAME, header_value(sig).ok());
         }
         if self.scheme.hex() {
-            if let Some(sig) = self.hex_signature(body) {
-                if let Ok(value) = header_value(sig) {
-                    headers.insert(self.hex_header.clone(), value);
-                }
-            }
+            let value = self
+                .hex_signature(body)
+                .and_then(|sig| header_value(sig).ok());
+            set_or_remove(headers, &self.hex_header, value);
         }
     }
+
+    /// The headers [`sign_into`](Signer::sign_into) writes, in its order.
+    pub(crate) fn header_names(&self) -> Vec<HeaderName> {
+        let mut names = Vec::new();
+        if self.is_active() && self.scheme.standard() {
+            names.push(WEBHOOK_TIMESTAMP_NAME.clone());
+            names.push(WEBHOOK_SIGNATURE_NAME.clone());
+        }
+        if self.is_active() && self.scheme.hex() {
+            names.push(self.hex_header.clone());
+        }
+        names
+    }
+}
+
+/// Sets `name` to `value`, or removes it (a placeholder must never go out empty).
+/// Signature values are base64 or hex, so `None` does not happen in practice.
+fn set_or_remove(headers: &mut HeaderMap, name: &HeaderName, value: Option<HeaderValue>) {
+    match value {
+        Some(value) => headers.insert(name.clone(), value),
+        None => headers.remove(name),
+    };
 }
 
 /// A header value that takes over `text`'s buffer (no copy when it is exactly sized).

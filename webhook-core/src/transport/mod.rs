@@ -51,6 +51,16 @@ use std::time::Duration;
 pub trait Transport: Send + Sync + std::fmt::Debug {
     /// Performs one attempt.
     async fn send(&self, request: DeliveryRequest) -> Result<DeliveryResponse, TransportError>;
+
+    /// Whether every [`send`](Transport::send) returns by itself within
+    /// [`DeliveryRequest::timeout`] (answering [`TransportError::Timeout`] when it runs
+    /// out). `false` by default: the worker then bounds each attempt with a timer of its
+    /// own, a little longer than the timeout. A transport that returns `true` saves
+    /// that timer on every attempt; one that says so and then hangs keeps its delivery
+    /// slot until shutdown.
+    fn enforces_timeout(&self) -> bool {
+        false
+    }
 }
 
 /// One attempt, ready to send.

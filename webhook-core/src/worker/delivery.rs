@@ -1,6 +1,6 @@
 //! One event's life after it leaves the queue: attempts, retry waits, the final outcome.
 
-use super::shared::{Phase, Shared};
+use super::shared::{AbortSlot, Phase, Shared};
 use super::stats::bump;
 use crate::queue::QueuedEvent;
 use crate::retry::{StatusClass, classify_status};
@@ -87,6 +87,19 @@ impl<F: Future + Unpin> Future for CatchPanic<F> {
     }
 }
 
+/// `attempt`, cut off after `backstop` unless the transport bounds itself.
+async fn bounded<F: Future>(
+    bounds_itself: bool,
+    backstop: Duration,
+    attempt: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    if bounds_itself {
+        Ok(attempt.await)
+    } else {
+        tokio::time::timeout(backstop, attempt).await
+    }
+}
+
 /// Resolves when the worker has given up on everything still pending.
 async fn aborted(phase: &mut watch::Receiver<Phase>) {
     // The sender lives as long as `Shared`, which outlives every task.
@@ -122,13 +135,13 @@ pub(crate) async fn deliver(
     shared: Arc<Shared>,
     event: QueuedEvent,
     permit: OwnedSemaphorePermit,
+    abort: &AbortSlot,
 ) -> Option<OwnedSemaphorePermit> {
     let Some(destination) = shared.config.destination.clone() else {
         let error = "no destination configured".to_owned();
         finish_failed(&shared, &event, FailureKind::Permanent, error, None, 0).await;
         return Some(permit);
     };
-    let mut phase = shared.phase.subscribe();
     let mut permit = Some(permit);
     let mut made = 0u32;
     let mut retry = 0u32;
@@ -141,17 +154,18 @@ pub(crate) async fn deliver(
         }
         let request = shared.request(&destination, &event, attempt);
         let timeout = shared.config.timeout;
-        // The transport bounds the exchange itself; the worker's backstop fires a little
-        // later so that the two never race over an answer that arrived in time.
+        // A transport bounds the exchange itself if it can; the worker's backstop fires a
+        // little later so that the two never race over an answer that arrived in time,
+        // and is left out for transports that promise to return in time.
         let backstop = timeout + BACKSTOP_MARGIN;
         let result = tokio::select! {
             biased;
-            () = aborted(&mut phase) => {
+            () = abort.fired() => {
                 let error = "shut down before the attempt finished".to_owned();
                 finish_failed(&shared, &event, FailureKind::Shutdown, error, None, made).await;
                 return permit;
             }
-            r = tokio::time::timeout(backstop, CatchPanic(shared.transport.send(request))) => {
+            r = bounded(shared.transport_bounds_itself, backstop, CatchPanic(shared.transport.send(request))) => {
                 match r {
                     Ok(Ok(result)) => result,
                     Ok(Err(Panicked)) => Err(TransportError::Request {
@@ -228,6 +242,7 @@ pub(crate) async fn deliver(
         drop(permit.take());
         shared.leave_in_flight();
         let wake = tokio::time::Instant::now() + delay;
+        let mut phase = shared.phase.subscribe();
         let resumed = match wait_for_retry(&mut phase, wake).await {
             Wait::Shutdown => None,
             Wait::Elapsed => tokio::select! {

@@ -207,12 +207,15 @@ impl NotifierBuilder {
             None => JitterSource::random(),
         };
         let (report_watch, _) = watch::channel(None);
+        let signer = self.config.signer();
         let shared = Arc::new(Shared {
-            base_headers: Shared::base_headers(&self.config, &self.user_agent),
+            base_headers: Shared::base_headers(&self.config, &self.user_agent, &signer),
             scrub: Shared::scrub_list(&self.config),
-            signer: self.config.signer(),
+            signer,
+            transport_bounds_itself: self.transport.enforces_timeout(),
             permits: Arc::new(Semaphore::new(self.config.max_concurrency)),
             phase: watch::channel(Phase::Running).0,
+            aborts: shared::AbortSlots::default(),
             jitter: Mutex::new(jitter),
             store_timeout: self.store_timeout,
             policy_name,

@@ -41,8 +41,9 @@ pub(crate) async fn run(
 /// slots are the same, so `max_concurrency` still bounds the deliveries in flight; when
 /// the queue runs dry the slot goes back and the dispatch loop takes over.
 async fn lane(shared: Arc<Shared>, mut event: QueuedEvent, mut permit: OwnedSemaphorePermit) {
+    let abort = shared.aborts.slot();
     loop {
-        let Some(kept) = deliver(shared.clone(), event, permit).await else {
+        let Some(kept) = deliver(shared.clone(), event, permit, &abort).await else {
             return;
         };
         if *shared.phase.borrow() != Phase::Running {
@@ -108,7 +109,11 @@ async fn drain(shared: &Arc<Shared>, timeout: Duration) -> ShutdownReport {
         };
         match shared.queue.pop() {
             Some(event) => {
-                tokio::spawn(deliver(shared.clone(), event, permit));
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let abort = shared.aborts.slot();
+                    deliver(shared, event, permit, &abort).await
+                });
             }
             None => break,
         }
@@ -117,6 +122,7 @@ async fn drain(shared: &Arc<Shared>, timeout: Duration) -> ShutdownReport {
 
     // Whatever is left goes to the store.
     shared.phase.send_replace(Phase::Aborted);
+    shared.aborts.fire_all();
     let leftovers = shared.queue.drain();
     if !leftovers.is_empty() {
         tracing::warn!(

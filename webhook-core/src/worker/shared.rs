@@ -11,8 +11,10 @@ use crate::transport::{DeliveryRequest, Transport};
 use base64::Engine;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
+use std::future::poll_fn;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::task::{Poll, Waker};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, Semaphore, watch};
 
@@ -31,9 +33,89 @@ pub(crate) enum Phase {
     Aborted,
 }
 
+/// How the shutdown cuts off the attempts still running at its deadline.
+///
+/// Each delivery task (a lane that goes on with the next queued event, or a task spawned
+/// while draining) holds one slot for its whole life, so an attempt only stores its
+/// task's waker (usually the same one, so nothing is cloned) under an uncontended lock.
+/// A `watch` receiver per attempt cost a subscription and a registration in a shared
+/// waiter list for every event.
+#[derive(Debug, Default)]
+pub(crate) struct AbortSlot {
+    /// Whether the shutdown fired, and the waker of the attempt waiting on it.
+    state: Mutex<(bool, Option<Waker>)>,
+}
+
+impl AbortSlot {
+    fn fire(&self) {
+        let waker = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.0 = true;
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Resolves once the shutdown deadline has passed.
+    pub(crate) async fn fired(&self) {
+        poll_fn(|cx| {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.0 {
+                return Poll::Ready(());
+            }
+            match &state.1 {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                _ => state.1 = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
+/// Every live [`AbortSlot`], and whether they have been fired.
+#[derive(Debug, Default)]
+pub(crate) struct AbortSlots {
+    state: Mutex<(bool, Vec<Weak<AbortSlot>>)>,
+}
+
+impl AbortSlots {
+    /// A new slot, already fired if the shutdown deadline has passed.
+    pub(crate) fn slot(&self) -> Arc<AbortSlot> {
+        let slot = Arc::new(AbortSlot::default());
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.0 {
+            slot.fire();
+            return slot;
+        }
+        // Slots die with their tasks; forget the dead ones before the list doubles.
+        if state.1.len() == state.1.capacity() {
+            state.1.retain(|weak| weak.strong_count() > 0);
+        }
+        state.1.push(Arc::downgrade(&slot));
+        slot
+    }
+
+    /// Fires every slot, now and to come.
+    pub(crate) fn fire_all(&self) {
+        let slots = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.0 = true;
+            std::mem::take(&mut state.1)
+        };
+        for slot in slots.iter().filter_map(Weak::upgrade) {
+            slot.fire();
+        }
+    }
+}
+
 pub(crate) struct Shared {
     pub(crate) config: ResolvedWebhookConfig,
     pub(crate) transport: Arc<dyn Transport>,
+    /// [`Transport::enforces_timeout`], asked once.
+    pub(crate) transport_bounds_itself: bool,
     pub(crate) store: Arc<dyn FailureStore>,
     pub(crate) queue: BoundedQueue,
     pub(crate) counters: Arc<Counters>,
@@ -41,10 +123,12 @@ pub(crate) struct Shared {
     pub(crate) base_headers: HeaderMap,
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) phase: watch::Sender<Phase>,
+    /// Fired together with `Phase::Aborted`: cuts off the attempts in flight.
+    pub(crate) aborts: AbortSlots,
     pub(crate) jitter: Mutex<JitterSource>,
     pub(crate) store_timeout: Duration,
     pub(crate) policy_name: String,
-    /// Woken whenever an event leaves `in_flight` or `waiting_retries`.
+    /// Woken when the worker may have become idle (see `leave_in_flight`).
     pub(crate) activity: Notify,
     /// Texts that must never reach a log line or a record (URL path/query, password, secrets).
     pub(crate) scrub: Vec<String>,
@@ -67,7 +151,14 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn base_headers(config: &ResolvedWebhookConfig, user_agent: &str) -> HeaderMap {
+    /// The headers every attempt starts from, with placeholders for the per-attempt
+    /// ones (webhook id, signature headers) at the end: a clone of it then has room for
+    /// them and keeps its order, and `request` only replaces values.
+    pub(crate) fn base_headers(
+        config: &ResolvedWebhookConfig,
+        user_agent: &str,
+        signer: &Signer,
+    ) -> HeaderMap {
         let mut headers = config.headers.0.clone();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let agent = HeaderValue::try_from(user_agent)
@@ -80,6 +171,10 @@ impl Shared {
                 value.set_sensitive(true);
                 headers.insert(AUTHORIZATION, value);
             }
+        }
+        headers.insert(WEBHOOK_ID_NAME.clone(), HeaderValue::from_static(""));
+        for name in signer.header_names() {
+            headers.insert(name, HeaderValue::from_static(""));
         }
         headers
     }
@@ -135,9 +230,12 @@ impl Shared {
     ) -> DeliveryRequest {
         let mut headers = self.base_headers.clone();
         let id = event.message.id().as_str();
-        if let Ok(value) = HeaderValue::try_from(id) {
-            headers.insert(WEBHOOK_ID_NAME.clone(), value);
-        }
+        // Ids are checked when made, so the value cannot be refused; if it were, the
+        // placeholder goes rather than an empty header.
+        match HeaderValue::try_from(id) {
+            Ok(value) => headers.insert(WEBHOOK_ID_NAME.clone(), value),
+            Err(_) => headers.remove(&WEBHOOK_ID_NAME),
+        };
         let now = crate::time::unix_seconds(self.wall_clock());
         self.signer
             .sign_into(&mut headers, id, now, event.message.body());
@@ -193,9 +291,17 @@ impl Shared {
     }
 
     /// Leaves `in_flight` (after the event's final counter was bumped).
+    ///
+    /// Only the waiters for idleness listen to `activity`, so they are woken only when
+    /// this may have made the worker idle, not once per event (a waiter re-checking
+    /// after every delivery cost a task wake-up per event at full load). Whatever event
+    /// leaves last sees the others' decrements (one chain of read-modify-writes) and its
+    /// own pop, so the wake-up for the idle state is never missed.
     pub(crate) fn leave_in_flight(&self) {
-        self.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.activity.notify_waiters();
+        let before = self.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if before == 1 && self.is_idle() {
+            self.activity.notify_waiters();
+        }
     }
 
     pub(crate) fn jitter_sample(&self) -> f64 {
