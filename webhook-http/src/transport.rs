@@ -132,9 +132,9 @@ impl HttpTransport {
 impl Transport for HttpTransport {
     async fn send(&self, request: DeliveryRequest) -> Result<DeliveryResponse, TransportError> {
         // This future is boxed once per attempt, so what it holds across its awaits is
-        // kept small (under 1 KiB with the box's header: glibc's fast path; a test pins
-        // it): the request goes into hyper's own future before the first await, and one
-        // timer bounds both the exchange and the body read.
+        // kept small (under 1 KiB, inside glibc's per-thread cache; a test pins it): the
+        // request goes into hyper's own future before the first await, and one timer
+        // bounds both the exchange and the body read.
         let DeliveryRequest {
             destination,
             headers,
