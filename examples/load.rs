@@ -15,13 +15,16 @@
 //! - `pipeline`: a `Notifier` with `webhook_http::HttpTransport`, signing on, a
 //!   10,000-slot queue and `max_concurrency` C, delivering N events, timed from the
 //!   first enqueue until the worker is idle. Producer threads keep the queue from
-//!   filling up (when it is nearly full they pause until it is half empty), so every enqueue is accepted at
-//!   once and its latency is that of an enqueue into a queue that is not full, taken
-//!   while the worker delivers;
+//!   filling up (when it is nearly full they pause until it is half empty), so every
+//!   enqueue is accepted at once and its latency is that of an enqueue into a queue
+//!   that is not full, taken while the worker delivers.
 //!
-//! Each round prints both rates and the CPU time per request of this process and of the
-//! sink. With `--rounds R` the two alternate R times and the medians are reported. The
-//! run ends with one line:
+//! Within a round the two sides alternate in `--slices` parts (10 by default), so both
+//! see the same phases of a machine whose speed drifts; each side's rate is its N over
+//! its summed time. Each round prints both rates and the CPU time per request of this
+//! process and of the sink. With `--rounds R` the whole comparison runs R times and the
+//! medians are reported (the ratio as the median of the per-round ratios). The run ends
+//! with one line:
 //! `pipeline_rps=<n> raw_rps=<n> ratio=<pipeline/raw> p99_enqueue_ns=<n> peak_rss_mib=<n>`,
 //! and exits non-zero if the pipeline lost, failed or dropped an event.
 //!
@@ -447,16 +450,18 @@ fn run_throughput(args: &Args) -> Result<bool, BoxError> {
             ratios[ratios.len() - 1],
         );
     }
+    // Each round's two rates were measured side by side, so the ratio is taken per round
+    // and its median reported (the rates' medians may come from different rounds).
+    let mut paired: Vec<f64> = pipeline_rps
+        .iter()
+        .zip(&raw_rps)
+        .map(|(p, r)| if *r > 0.0 { p / r } else { 0.0 })
+        .collect();
+    let ratio = median(&mut paired);
     let (pipeline_rps, raw_rps) = (median(&mut pipeline_rps), median(&mut raw_rps));
     println!(
-        "pipeline_rps={:.0} raw_rps={:.0} ratio={:.3} p99_enqueue_ns={} peak_rss_mib={:.1}",
-        pipeline_rps,
-        raw_rps,
-        if raw_rps > 0.0 {
-            pipeline_rps / raw_rps
-        } else {
-            0.0
-        },
+        "pipeline_rps={pipeline_rps:.0} raw_rps={raw_rps:.0} ratio={ratio:.3} p99_enqueue_ns={} \
+         peak_rss_mib={:.1}",
         quantile(&latencies, 0.99),
         peak_rss_mib()?,
     );

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::RETRY_AFTER;
-use http::{Method, Request, Version};
+use http::{Method, Request};
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -166,7 +166,6 @@ impl Transport for HttpTransport {
             () = &mut deadline => return Err(timed_out()),
         };
         let status = response.status();
-        let version = response.version();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -179,14 +178,11 @@ impl Transport for HttpTransport {
             () = &mut deadline => None,
         };
         match read {
-            Some(Drained::Complete) => {
-                if version < Version::HTTP_2 {
-                    // hyper-util hands an HTTP/1 connection back to the pool from a task
-                    // it spawned; yielding once lets that task run, so the next attempt
-                    // finds the connection instead of opening another.
-                    tokio::task::yield_now().await;
-                }
-            }
+            // hyper-util hands an HTTP/1 connection back to the pool from a task it
+            // spawned. On a current-thread runtime (the worker's default) that task has
+            // run by the time the next attempt asks for a connection (a test pins it); on
+            // a multi-thread one a few attempts in a hundred open another.
+            Some(Drained::Complete) => {}
             Some(Drained::LimitExceeded { bytes }) => tracing::debug!(
                 destination = %destination,
                 status = status.as_u16(),
