@@ -385,22 +385,10 @@ fn run_throughput(args: &Args) -> Result<bool, BoxError> {
             }
         }
         if args.only != Some(Side::Pipeline) {
-            let (client, sink_us) = raw.cpu_per_item();
-            println!(
-                "round {round}: raw      {n} requests in {:.3} s = {:.0} req/s; CPU per request: \
-                 client {client:.1} us, sink {sink_us:.1} us",
-                raw.elapsed.as_secs_f64(),
-                raw.rate(),
-            );
+            raw.print(round, "raw     ", "requests", "req/s", "request");
         }
         if args.only != Some(Side::Raw) {
-            let (client, sink_us) = ours.cpu_per_item();
-            println!(
-                "round {round}: pipeline {n} events   in {:.3} s = {:.0} events/s; CPU per event: \
-                 client {client:.1} us, sink {sink_us:.1} us",
-                ours.elapsed.as_secs_f64(),
-                ours.rate(),
-            );
+            ours.print(round, "pipeline", "events  ", "events/s", "event");
         }
         raw_rps.push(raw.rate());
         pipeline_rps.push(ours.rate());
@@ -796,10 +784,18 @@ impl Tally {
         self.timed as f64 / self.elapsed.as_secs_f64()
     }
 
-    /// CPU microseconds per item: (this process, the sink).
-    fn cpu_per_item(&self) -> (f64, f64) {
-        let items = self.all.max(1) as f64;
-        (self.cpu_us.0 / items, self.cpu_us.1 / items)
+    /// Prints the round's line for this side.
+    fn print(&self, round: u32, side: &str, items: &str, rate: &str, item: &str) {
+        let all = self.all.max(1) as f64;
+        println!(
+            "round {round}: {side} {} {items} in {:.3} s = {:.0} {rate}; CPU per {item}: \
+             client {:.1} us, sink {:.1} us",
+            self.timed,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            self.cpu_us.0 / all,
+            self.cpu_us.1 / all,
+        );
     }
 }
 

@@ -204,20 +204,24 @@ async fn a_certificate_from_an_unknown_ca_is_a_permanent_tls_error() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_hundred_sequential_http1_deliveries_share_one_connection() {
+    assert_eq!(sequential_deliveries(100).await, 1);
+}
+
+/// Sends `n` deliveries one after the other to a plain HTTP/1 server answering 204;
+/// returns how many connections it accepted.
+async fn sequential_deliveries(n: usize) -> usize {
     let server = TestServer::plain(no_content()).await;
     let transport = local_transport();
     let url = server.http_url("/hooks/in");
-
-    for _ in 0..100 {
+    for _ in 0..n {
         let response = transport
             .send(common::request(&url, TIMEOUT))
             .await
             .expect("delivered");
         assert_eq!(response.status, StatusCode::NO_CONTENT);
     }
-
-    assert_eq!(server.requests().len(), 100);
-    assert_eq!(server.connections(), 1);
+    assert_eq!(server.requests().len(), n);
+    server.connections()
 }
 
 /// On a multi-thread runtime the pool's hand-back task may run on the other thread
@@ -225,19 +229,7 @@ async fn a_hundred_sequential_http1_deliveries_share_one_connection() {
 /// open another (2 to 5 connections were seen). Pooling still carries almost all of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_http1_deliveries_mostly_share_connections_on_a_multi_thread_runtime() {
-    let server = TestServer::plain(no_content()).await;
-    let transport = local_transport();
-    let url = server.http_url("/hooks/in");
-
-    for _ in 0..100 {
-        transport
-            .send(common::request(&url, TIMEOUT))
-            .await
-            .expect("delivered");
-    }
-
-    assert_eq!(server.requests().len(), 100);
-    let connections = server.connections();
+    let connections = sequential_deliveries(100).await;
     assert!(
         (1..=20).contains(&connections),
         "{connections} connections for 100 sequential deliveries"

@@ -146,19 +146,9 @@ fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// A decimal number.
-fn number(out: &mut Vec<u8>, mut value: u64) {
+fn number(out: &mut Vec<u8>, value: u64) {
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        // `value % 10` is below 10, so the cast keeps it.
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(crate::signing::decimal(value, &mut digits));
 }
 
 #[cfg(test)]

@@ -183,7 +183,7 @@ fn header_value(text: String) -> Result<HeaderValue, http::header::InvalidHeader
 }
 
 /// The decimal digits of `n`, written into `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut start = buf.len();
     loop {
         start -= 1;
