@@ -193,12 +193,12 @@ fn exact_size<T>(
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
-            let written = write(&mut buf);
-            let bytes = Bytes::from(Box::<[u8]>::from(buf.as_slice()));
+            let written = write(&mut buf)
+                .map(|extra| (Bytes::from(Box::<[u8]>::from(buf.as_slice())), extra));
             if buf.capacity() > KEEP {
                 *buf = Vec::new();
             }
-            written.map(|extra| (bytes, extra))
+            written
         }
         // A `Serialize` impl that itself builds a message: no scratch for the inner one.
         Err(_) => {
