@@ -16,14 +16,24 @@ use webhook_core::{
     WebhookPayload,
 };
 
-fn start(cfg: ResolvedWebhookConfig, fake: Arc<Scripted>) -> (Notifier, Arc<MemoryFailureStore>) {
+fn start(
+    cfg: ResolvedWebhookConfig,
+    transport: Arc<dyn webhook_core::Transport>,
+) -> (Notifier, Arc<MemoryFailureStore>) {
     let store = Arc::new(MemoryFailureStore::new());
-    let notifier = Notifier::builder(cfg, fake)
+    let notifier = Notifier::builder(cfg, transport)
         .store(store.clone())
         .paused_clock()
         .start()
         .expect("starts");
     (notifier, store)
+}
+
+/// Sends one event and waits (on the paused clock) until it is delivered or failed.
+async fn send_one(notifier: &Notifier) -> webhook_core::DeliveryStats {
+    notifier.send(&payload());
+    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    notifier.stats()
 }
 
 fn no_jitter(mut cfg: ResolvedWebhookConfig) -> ResolvedWebhookConfig {
@@ -221,18 +231,9 @@ async fn a_hanging_transport_is_cut_off_by_the_timeout_and_retried() {
             Ok(ok(204))
         }
     }
-    let store = Arc::new(MemoryFailureStore::new());
-    let notifier = Notifier::builder(
-        config(json!({"timeout_secs": 5})),
-        Arc::new(HangOnce(Default::default())),
-    )
-    .store(store)
-    .paused_clock()
-    .start()
-    .expect("starts");
-    notifier.send(&payload());
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
-    let stats = notifier.stats();
+    let cfg = config(json!({"timeout_secs": 5}));
+    let (notifier, _) = start(cfg, Arc::new(HangOnce(Default::default())));
+    let stats = send_one(&notifier).await;
     assert_eq!((stats.attempts, stats.delivered), (2, 1));
 }
 
@@ -257,13 +258,8 @@ async fn the_worker_sets_its_own_timer_only_for_transports_that_do_not_bound_the
     }
     for (promises, delivered) in [(false, 0), (true, 1)] {
         let cfg = config(json!({"timeout_secs": 5, "retry_count": 0}));
-        let notifier = Notifier::builder(cfg, Arc::new(Late(promises)))
-            .paused_clock()
-            .start()
-            .expect("starts");
-        notifier.send(&payload());
-        assert!(notifier.wait_idle(Duration::from_secs(600)).await);
-        let stats = notifier.stats();
+        let (notifier, _) = start(cfg, Arc::new(Late(promises)));
+        let stats = send_one(&notifier).await;
         assert_eq!(stats.delivered, delivered, "promises: {promises}");
         assert_eq!(stats.failed, 1 - delivered, "promises: {promises}");
     }
