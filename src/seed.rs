@@ -1,14 +1,14 @@
 //! The seed module's functions, each a thin layer over the global [`Notifier`].
 //!
-//! Every `notify_*` function builds a [`WebhookPayload`], checks the configuration's
-//! event filter, and enqueues; none blocks or fails the caller. The returned
-//! [`EnqueueOutcome`] may be ignored.
+//! Every `notify_*` function checks the configuration (enabled, event filter), then
+//! builds a [`WebhookPayload`] and enqueues it; a filtered event costs no payload. None
+//! blocks or fails the caller. The returned [`EnqueueOutcome`] may be ignored.
 
 use crate::global::{global_notifier, start_parallel};
 use std::path::PathBuf;
 use std::time::Duration;
 use webhook_core::{
-    DropReason, EnqueueOutcome, ReplayError, ReplayReport, ReplaySelector, WebhookConfig,
+    DropReason, EnqueueOutcome, Notifier, ReplayError, ReplayReport, ReplaySelector, WebhookConfig,
     WebhookContext, WebhookDiagnostics, WebhookEventType, WebhookPayload,
 };
 
@@ -27,23 +27,47 @@ pub fn send_webhook(
     note: Option<&str>,
     config: &WebhookConfig,
 ) -> EnqueueOutcome {
-    let mut payload = task_payload(event, task_id, task_title, note, None);
-    payload.previous_status = previous_status.map(str::to_owned);
-    payload.current_status = current_status.map(str::to_owned);
-    send_webhook_payload(payload, config)
+    send_built(event, config, || {
+        let mut payload = task_payload(event, task_id, task_title, note, None);
+        payload.previous_status = previous_status.map(str::to_owned);
+        payload.current_status = current_status.map(str::to_owned);
+        payload
+    })
 }
 
 /// Send a webhook payload directly (non-blocking, enqueues for delivery).
 ///
 /// The payload is sent as it is (its `event` may be a custom name).
 pub fn send_webhook_payload(payload: WebhookPayload, config: &WebhookConfig) -> EnqueueOutcome {
+    with_notifier(config, &payload.event, |notifier| notifier.send(&payload))
+}
+
+/// Sends the seed event `event`, building its payload only if the configuration
+/// delivers it (a disabled or filtered event costs no payload).
+fn send_built(
+    event: WebhookEventType,
+    config: &WebhookConfig,
+    build: impl FnOnce() -> WebhookPayload,
+) -> EnqueueOutcome {
+    with_notifier(config, event.as_str(), |notifier| {
+        notifier.send_with(event, build)
+    })
+}
+
+/// Runs `send` with the global notifier for `config`; a disabled configuration
+/// returns at once without starting a worker.
+fn with_notifier(
+    config: &WebhookConfig,
+    event: &str,
+    send: impl FnOnce(&Notifier) -> EnqueueOutcome,
+) -> EnqueueOutcome {
     if !config.enabled.unwrap_or(false) {
         return EnqueueOutcome::Dropped(DropReason::Disabled);
     }
     match global_notifier(config) {
-        Ok(notifier) => notifier.send(&payload),
+        Ok(notifier) => send(&notifier),
         Err(error) => {
-            tracing::warn!(%error, event = %payload.event, "webhook not sent: configuration refused");
+            tracing::warn!(%error, event, "webhook not sent: configuration refused");
             EnqueueOutcome::Dropped(DropReason::InvalidConfig)
         }
     }
@@ -75,10 +99,9 @@ fn task_event(
     context: Option<&WebhookContext>,
     config: &WebhookConfig,
 ) -> EnqueueOutcome {
-    send_webhook_payload(
-        task_payload(event, task_id, task_title, note, context),
-        config,
-    )
+    send_built(event, config, || {
+        task_payload(event, task_id, task_title, note, context)
+    })
 }
 
 fn loop_event(
@@ -86,9 +109,11 @@ fn loop_event(
     note: Option<&str>,
     config: &WebhookConfig,
 ) -> EnqueueOutcome {
-    let mut payload = WebhookPayload::new(event);
-    payload.note = note.map(str::to_owned);
-    send_webhook_payload(payload, config)
+    send_built(event, config, || {
+        let mut payload = WebhookPayload::new(event);
+        payload.note = note.map(str::to_owned);
+        payload
+    })
 }
 
 /// Convenience function to send task creation webhook.
@@ -297,10 +322,12 @@ fn phase_event(
     config: &WebhookConfig,
     context: &WebhookContext,
 ) -> EnqueueOutcome {
-    let mut context = context.clone();
-    context.phase = Some(phase);
-    context.phase_count = Some(phase_count);
-    task_event(event, task_id, task_title, None, Some(&context), config)
+    send_built(event, config, || {
+        let mut payload = task_payload(event, task_id, task_title, None, Some(context));
+        payload.context.phase = Some(phase);
+        payload.context.phase_count = Some(phase_count);
+        payload
+    })
 }
 
 /// Convenience function to send phase started webhook.

@@ -236,3 +236,39 @@ async fn disabled_and_filtered_events_are_not_queued() {
     );
     assert_eq!(notifier.stats().filtered, 1);
 }
+
+#[tokio::test]
+async fn send_with_builds_a_payload_only_for_events_that_are_delivered() {
+    use webhook_core::{WebhookEventType as E, WebhookPayload};
+    let fake = support::Scripted::status(204);
+    let cfg = config(json!({"events": ["task_failed"]}));
+    let notifier = Notifier::builder(cfg, fake.clone())
+        .start()
+        .expect("starts");
+    let filtered = notifier.send_with(E::LoopStarted, || panic!("built for a filtered event"));
+    assert_eq!(filtered, EnqueueOutcome::Dropped(DropReason::Filtered));
+    let sent = notifier.send_with(E::TaskFailed, || {
+        WebhookPayload::new(E::TaskFailed).task_id("T-1")
+    });
+    assert_eq!(sent, EnqueueOutcome::Accepted);
+    // A payload that names another event than the one announced is judged by its own.
+    let renamed = notifier.send_with(E::TaskFailed, || WebhookPayload::new(E::LoopStarted));
+    assert_eq!(renamed, EnqueueOutcome::Dropped(DropReason::Filtered));
+    let off = Notifier::builder(
+        webhook_core::ResolvedWebhookConfig::disabled(),
+        support::Scripted::status(204),
+    )
+    .start()
+    .expect("starts");
+    let disabled = off.send_with(E::TaskFailed, || panic!("built while disabled"));
+    assert_eq!(disabled, EnqueueOutcome::Dropped(DropReason::Disabled));
+    assert!(notifier.wait_idle(std::time::Duration::from_secs(10)).await);
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        std::str::from_utf8(&seen[0].body)
+            .expect("utf-8")
+            .contains(r#""task_id":"T-1""#)
+    );
+    assert_eq!(notifier.stats().filtered, 2);
+}

@@ -32,10 +32,7 @@ impl EventFilter {
 
     /// Whether an event with this name is delivered.
     pub fn allows(&self, event: &str) -> bool {
-        match event.parse::<WebhookEventType>() {
-            Ok(e) => self.allows_type(e),
-            Err(_) => true,
-        }
+        WebhookEventType::from_name(event).is_none_or(|e| self.allows_type(e))
     }
 
     /// Whether this seed event is delivered.

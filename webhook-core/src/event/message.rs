@@ -3,7 +3,6 @@
 use super::{WebhookEventType, WebhookId, WebhookPayload, json};
 use bytes::Bytes;
 use serde::Serialize;
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -13,10 +12,17 @@ use std::fmt;
 #[derive(Clone)]
 pub struct WebhookMessage {
     id: WebhookId,
-    /// Borrowed for the seed's event names, so most messages allocate no name.
-    event: Cow<'static, str>,
+    event: EventName,
     task_id: TaskId,
     body: Bytes,
+}
+
+/// A message's event: one of the seed's (no allocation, and the filter needs no parse)
+/// or a custom name.
+#[derive(Clone)]
+enum EventName {
+    Seed(WebhookEventType),
+    Custom(Box<str>),
 }
 
 /// Where a message's task id is kept.
@@ -68,6 +74,15 @@ pub enum MessageError {
 impl WebhookMessage {
     /// Serializes a seed payload. The event name and task id come from the payload.
     pub fn from_payload(payload: &WebhookPayload) -> Result<Self, MessageError> {
+        Self::from_seed_payload(payload, WebhookEventType::from_name(&payload.event))
+    }
+
+    /// [`from_payload`](Self::from_payload) for a caller that has already looked up
+    /// the payload's event name: `seed` must be `WebhookEventType::from_name(&payload.event)`.
+    pub(crate) fn from_seed_payload(
+        payload: &WebhookPayload,
+        seed: Option<WebhookEventType>,
+    ) -> Result<Self, MessageError> {
         let (body, span) =
             exact_size(|buf| Ok(json::write_payload(buf, payload))).map_err(|source| {
                 MessageError::Serialize {
@@ -75,7 +90,7 @@ impl WebhookMessage {
                     source,
                 }
             })?;
-        let mut message = Self::from_parts(&payload.event, None, body)?;
+        let mut message = Self::from_parts(&payload.event, seed, None, body)?;
         message.task_id = match (span, &payload.task_id) {
             (Some((start, end)), _) => TaskId::InBody { start, end },
             (None, Some(task_id)) => TaskId::Owned(task_id.clone()),
@@ -92,7 +107,7 @@ impl WebhookMessage {
                 source,
             }
         })?;
-        Self::from_parts(event, None, bytes)
+        Self::from_parts(event, WebhookEventType::from_name(event), None, bytes)
     }
 
     /// A message from already serialized JSON bytes (replay resends a stored body this
@@ -109,23 +124,25 @@ impl WebhookMessage {
                 source,
             });
         }
-        Self::from_parts(event, task_id, body)
+        Self::from_parts(event, WebhookEventType::from_name(event), task_id, body)
     }
 
+    /// `seed` is `WebhookEventType::from_name(event)`, looked up by the caller.
     fn from_parts(
         event: &str,
+        seed: Option<WebhookEventType>,
         task_id: Option<String>,
         body: impl Into<Bytes>,
     ) -> Result<Self, MessageError> {
-        let event = match WebhookEventType::from_name(event) {
-            Some(seed) => Cow::Borrowed(seed.as_str()),
+        let event = match seed {
+            Some(seed) => EventName::Seed(seed),
             None if event.is_empty()
                 || event.len() > 128
                 || event.chars().any(char::is_control) =>
             {
                 return Err(MessageError::InvalidEventName { len: event.len() });
             }
-            None => Cow::Owned(event.to_owned()),
+            None => EventName::Custom(event.into()),
         };
         Ok(Self {
             id: WebhookId::generate(),
@@ -154,7 +171,18 @@ impl WebhookMessage {
 
     /// The event name.
     pub fn event(&self) -> &str {
-        &self.event
+        match &self.event {
+            EventName::Seed(seed) => seed.as_str(),
+            EventName::Custom(name) => name,
+        }
+    }
+
+    /// The seed event this message carries, if its name is one of them.
+    pub(crate) fn seed(&self) -> Option<WebhookEventType> {
+        match self.event {
+            EventName::Seed(seed) => Some(seed),
+            EventName::Custom(_) => None,
+        }
     }
 
     /// The task id, if any.

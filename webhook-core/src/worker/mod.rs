@@ -24,7 +24,7 @@ pub(crate) type SharedRef = shared::Shared;
 
 use crate::config::ResolvedWebhookConfig;
 use crate::diagnostics::WebhookDiagnostics;
-use crate::event::{WebhookMessage, WebhookPayload};
+use crate::event::{WebhookEventType, WebhookMessage, WebhookPayload};
 use crate::queue::{BoundedQueue, PushResult, QueuePolicy, QueuedEvent};
 use crate::replay::{ReplayError, ReplayReport, ReplaySelector};
 use crate::retry::JitterSource;
@@ -347,18 +347,41 @@ impl Notifier {
 
     /// Serializes `payload` and enqueues it (subject to the event filter).
     pub fn send(&self, payload: &WebhookPayload) -> EnqueueOutcome {
-        match self.admit(&payload.event) {
+        let seed = WebhookEventType::from_name(&payload.event);
+        match self.admit(seed) {
             Some(outcome) => outcome,
-            None => match WebhookMessage::from_payload(payload) {
+            None => match WebhookMessage::from_seed_payload(payload, seed) {
                 Ok(message) => self.push(QueuedEvent::new(message)),
                 Err(e) => self.invalid(&e),
             },
         }
     }
 
+    /// Like [`Notifier::send`], but builds the payload only if `event` is delivered at
+    /// all: a disabled configuration or the event filter answers before `build` runs
+    /// (the seed's `notify_*` functions use this, so a filtered event costs no payload).
+    /// A payload whose event is not `event` is sent as [`Notifier::send`] would.
+    pub fn send_with(
+        &self,
+        event: WebhookEventType,
+        build: impl FnOnce() -> WebhookPayload,
+    ) -> EnqueueOutcome {
+        if let Some(outcome) = self.admit(Some(event)) {
+            return outcome;
+        }
+        let payload = build();
+        if payload.event != event.as_str() {
+            return self.send(&payload);
+        }
+        match WebhookMessage::from_seed_payload(&payload, Some(event)) {
+            Ok(message) => self.push(QueuedEvent::new(message)),
+            Err(e) => self.invalid(&e),
+        }
+    }
+
     /// Enqueues a ready message (subject to the event filter).
     pub fn enqueue(&self, message: WebhookMessage) -> EnqueueOutcome {
-        match self.admit(message.event()) {
+        match self.admit(message.seed()) {
             Some(outcome) => outcome,
             None => self.push(QueuedEvent::new(message)),
         }
@@ -366,17 +389,25 @@ impl Notifier {
 
     /// Like [`Notifier::send`], but a `block_with_timeout` wait awaits instead of blocking.
     pub async fn send_async(&self, payload: &WebhookPayload) -> EnqueueOutcome {
-        match WebhookMessage::from_payload(payload) {
-            Ok(message) => self.enqueue_async(message).await,
+        let seed = WebhookEventType::from_name(&payload.event);
+        if let Some(outcome) = self.admit(seed) {
+            return outcome;
+        }
+        match WebhookMessage::from_seed_payload(payload, seed) {
+            Ok(message) => self.push_async(message).await,
             Err(e) => self.invalid(&e),
         }
     }
 
     /// Like [`Notifier::enqueue`], but a `block_with_timeout` wait awaits instead of blocking.
     pub async fn enqueue_async(&self, message: WebhookMessage) -> EnqueueOutcome {
-        if let Some(outcome) = self.admit(message.event()) {
-            return outcome;
+        match self.admit(message.seed()) {
+            Some(outcome) => outcome,
+            None => self.push_async(message).await,
         }
+    }
+
+    async fn push_async(&self, message: WebhookMessage) -> EnqueueOutcome {
         if let Some(outcome) = self.oversize(&message) {
             return outcome;
         }
@@ -395,14 +426,15 @@ impl Notifier {
         EnqueueOutcome::Dropped(DropReason::Invalid)
     }
 
-    /// Disabled / filtered checks; `None` means go on.
-    fn admit(&self, event: &str) -> Option<EnqueueOutcome> {
+    /// Disabled / filtered checks for an event whose seed type is `seed` (custom events
+    /// pass every filter); `None` means go on.
+    fn admit(&self, seed: Option<WebhookEventType>) -> Option<EnqueueOutcome> {
         let shared = &self.inner.shared;
         if !shared.config.enabled {
             bump(&shared.counters.disabled);
             return Some(EnqueueOutcome::Dropped(DropReason::Disabled));
         }
-        if !shared.config.events.allows(event) {
+        if seed.is_some_and(|e| !shared.config.events.allows_type(e)) {
             bump(&shared.counters.filtered);
             return Some(EnqueueOutcome::Dropped(DropReason::Filtered));
         }
