@@ -100,12 +100,6 @@ async fn bounded<F: Future>(
     }
 }
 
-/// Resolves when the worker has given up on everything still pending.
-async fn aborted(phase: &mut watch::Receiver<Phase>) {
-    // The sender lives as long as `Shared`, which outlives every task.
-    let _ = phase.wait_for(|p| *p == Phase::Aborted).await;
-}
-
 enum Wait {
     Elapsed,
     Shutdown,
@@ -247,7 +241,7 @@ pub(crate) async fn deliver(
             Wait::Shutdown => None,
             Wait::Elapsed => tokio::select! {
                 biased;
-                () = aborted(&mut phase) => None,
+                () = abort.fired() => None,
                 p = shared.permits.clone().acquire_owned() => p.ok(),
             },
         };
