@@ -24,6 +24,17 @@ struct Verdict {
     error: String,
 }
 
+impl Verdict {
+    fn into_failure(self, kind: FailureKind, attempts: u32) -> Failure {
+        Failure {
+            kind,
+            error: self.error,
+            last_status: self.status,
+            attempts,
+        }
+    }
+}
+
 fn judge(result: Result<DeliveryResponse, TransportError>) -> Verdict {
     match result {
         Ok(response) => {
@@ -132,8 +143,9 @@ pub(crate) async fn deliver(
     abort: &AbortSlot,
 ) -> Option<OwnedSemaphorePermit> {
     let Some(destination) = shared.config.destination.clone() else {
-        let error = "no destination configured".to_owned();
-        finish_failed(&shared, &event, FailureKind::Permanent, error, None, 0).await;
+        let failure =
+            Failure::without_status(FailureKind::Permanent, "no destination configured", 0);
+        finish_failed(&shared, &event, failure).await;
         return Some(permit);
     };
     let mut permit = Some(permit);
@@ -155,8 +167,9 @@ pub(crate) async fn deliver(
         let result = tokio::select! {
             biased;
             () = abort.fired() => {
-                let error = "shut down before the attempt finished".to_owned();
-                finish_failed(&shared, &event, FailureKind::Shutdown, error, None, made).await;
+                let error = "shut down before the attempt finished";
+                let failure = Failure::without_status(FailureKind::Shutdown, error, made);
+                finish_failed(&shared, &event, failure).await;
                 return permit;
             }
             r = bounded(shared.transport_bounds_itself, backstop, CatchPanic(shared.transport.send(request))) => {
@@ -185,10 +198,7 @@ pub(crate) async fn deliver(
                 finish_failed(
                     &shared,
                     &event,
-                    FailureKind::Permanent,
-                    verdict.error,
-                    verdict.status,
-                    made,
+                    verdict.into_failure(FailureKind::Permanent, made),
                 )
                 .await;
                 return permit;
@@ -206,10 +216,7 @@ pub(crate) async fn deliver(
             finish_failed(
                 &shared,
                 &event,
-                FailureKind::Exhausted,
-                verdict.error,
-                verdict.status,
-                made,
+                verdict.into_failure(FailureKind::Exhausted, made),
             )
             .await;
             return permit;
@@ -223,10 +230,12 @@ pub(crate) async fn deliver(
             finish_failed(
                 &shared,
                 &event,
-                FailureKind::Overflow,
-                error,
-                verdict.status,
-                made,
+                Failure {
+                    kind: FailureKind::Overflow,
+                    error,
+                    last_status: verdict.status,
+                    attempts: made,
+                },
             )
             .await;
             return permit;
@@ -258,10 +267,12 @@ pub(crate) async fn deliver(
                 finish_failed(
                     &shared,
                     &event,
-                    FailureKind::Shutdown,
-                    error,
-                    verdict.status,
-                    made,
+                    Failure {
+                        kind: FailureKind::Shutdown,
+                        error,
+                        last_status: verdict.status,
+                        attempts: made,
+                    },
                 )
                 .await;
                 return permit;
@@ -313,44 +324,53 @@ fn store_error(shared: &Shared, id: &RecordId, detail: &str) {
     tracing::error!(record = %id, error = %shared.sanitize(detail), "failure store write failed");
 }
 
+/// How an event finally failed: what its record says.
+pub(crate) struct Failure {
+    pub(crate) kind: FailureKind,
+    /// Not yet sanitized.
+    pub(crate) error: String,
+    pub(crate) last_status: Option<u16>,
+    /// Attempts made in this delivery (replays keep their own count).
+    pub(crate) attempts: u32,
+}
+
+impl Failure {
+    /// A failure before any answer arrived.
+    pub(crate) fn without_status(kind: FailureKind, error: &str, attempts: u32) -> Self {
+        Self {
+            kind,
+            error: error.to_owned(),
+            last_status: None,
+            attempts,
+        }
+    }
+}
+
 /// Records a final failure (or updates the replayed record), then leaves the counters.
 pub(crate) fn finish_failed<'a>(
     shared: &'a Shared,
     event: &'a QueuedEvent,
-    kind: FailureKind,
-    error: String,
-    last_status: Option<u16>,
-    attempts: u32,
+    failure: Failure,
 ) -> StoreWrite<'a> {
-    Box::pin(record_failure(
-        shared,
-        event,
-        kind,
-        error,
-        last_status,
-        attempts,
-    ))
+    Box::pin(record_failure(shared, event, failure))
 }
 
-async fn record_failure(
-    shared: &Shared,
-    event: &QueuedEvent,
-    kind: FailureKind,
-    error: String,
-    last_status: Option<u16>,
-    attempts: u32,
-) {
+async fn record_failure(shared: &Shared, event: &QueuedEvent, failure: Failure) {
     let now = shared.wall_clock();
-    let error = shared.sanitize(&error);
+    let kind = failure.kind;
+    let failure = Failure {
+        error: shared.sanitize(&failure.error),
+        ..failure
+    };
     let write = async {
         match &event.replay_of {
             Some(id) => {
                 let update = RecordUpdate::ReplayFailed {
                     failed_at: crate::time::rfc3339(now),
                     failed_at_ms: crate::time::unix_millis(now),
-                    error,
-                    last_status,
-                    attempts,
+                    error: failure.error,
+                    last_status: failure.last_status,
+                    attempts: failure.attempts,
                     outcome: kind,
                 };
                 (
@@ -359,7 +379,7 @@ async fn record_failure(
                 )
             }
             None => {
-                let record = new_record(shared, event, kind, error, last_status, attempts, now);
+                let record = new_record(shared, event, failure, now);
                 (record.id.clone(), shared.store.record(record).await)
             }
         }
@@ -373,15 +393,19 @@ async fn record_failure(
     shared.leave_in_flight();
 }
 
+/// `failure.error` is already sanitized here.
 fn new_record(
     shared: &Shared,
     event: &QueuedEvent,
-    kind: FailureKind,
-    error: String,
-    last_status: Option<u16>,
-    attempts: u32,
+    failure: Failure,
     now: SystemTime,
 ) -> FailureRecord {
+    let Failure {
+        kind,
+        error,
+        last_status,
+        attempts,
+    } = failure;
     let body = String::from_utf8_lossy(event.message.body()).into_owned();
     let payload = RawValue::from_string(body).unwrap_or_else(|_| {
         RawValue::from_string("null".to_owned()).unwrap_or_else(|_| unreachable!("null is JSON"))

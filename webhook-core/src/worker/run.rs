@@ -1,6 +1,6 @@
 //! The worker loop: hands queued events to delivery tasks, then drains on shutdown.
 
-use super::delivery::{deliver, finish_failed};
+use super::delivery::{Failure, deliver, finish_failed};
 use super::report::ShutdownReport;
 use super::shared::{Phase, Shared};
 use crate::queue::QueuedEvent;
@@ -133,8 +133,9 @@ async fn drain(shared: &Arc<Shared>, timeout: Duration) -> ShutdownReport {
     for event in leftovers {
         let shared = shared.clone();
         tokio::spawn(async move {
-            let error = "still queued at shutdown".to_owned();
-            finish_failed(&shared, &event, FailureKind::Shutdown, error, None, 0).await;
+            let error = "still queued at shutdown";
+            let failure = Failure::without_status(FailureKind::Shutdown, error, 0);
+            finish_failed(&shared, &event, failure).await;
         });
     }
     let store_deadline = tokio::time::Instant::now() + shared.store_timeout;
