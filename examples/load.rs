@@ -527,13 +527,13 @@ fn pipeline(
     n: u64,
 ) -> Result<PipelineRun, BoxError> {
     produce(notifier, payload, 1, warm_up);
-    if !notifier.wait_idle_blocking(PHASE_BOUND) {
+    if !notifier.wait_idle(PHASE_BOUND) {
         return Err("the warm-up did not finish in time".into());
     }
     let before = notifier.stats();
     let started = Instant::now();
     let latencies_ns = produce(notifier, payload, producers, n);
-    if !notifier.wait_idle_blocking(PHASE_BOUND) {
+    if !notifier.wait_idle(PHASE_BOUND) {
         return Err("the pipeline did not finish in time".into());
     }
     let elapsed = started.elapsed();

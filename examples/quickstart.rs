@@ -82,8 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     notifier.enqueue(doomed);
     notifier.send(&WebhookPayload::new(WebhookEventType::LoopStopped));
 
-    notifier.wait_idle_blocking(Duration::from_secs(30));
-    let diagnostics = notifier.diagnostics_blocking(5);
+    notifier.wait_idle(Duration::from_secs(30));
+    let diagnostics = notifier.diagnostics(5);
     let s = diagnostics.stats;
     println!(
         "\nafter sending: accepted {}, delivered {}, retried {} time(s), failed {} (store: {} record(s) at {})",
@@ -107,8 +107,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The endpoint recovers; replay what failed (bounded: by webhook id).
     receiver.script_for(doomed_id.as_str(), Script::always(Reply::ok()));
-    let report = notifier.replay_blocking(&ReplaySelector::ids([doomed_id.as_str()]), false)?;
-    notifier.wait_idle_blocking(Duration::from_secs(30));
+    let report = notifier.replay(&ReplaySelector::ids([doomed_id.as_str()]), false)?;
+    notifier.wait_idle(Duration::from_secs(30));
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let record = runtime
         .block_on(store.list(&RecordFilter::newest(1).ids([doomed_id.as_str()])))?

@@ -400,7 +400,7 @@ pub fn init_worker_for_parallel(
 /// and `store_error` says why.
 pub fn diagnostics_snapshot(config: &WebhookConfig, recent_limit: usize) -> WebhookDiagnostics {
     match global_notifier(config) {
-        Ok(notifier) => notifier.diagnostics_blocking(recent_limit),
+        Ok(notifier) => notifier.diagnostics(recent_limit),
         Err(error) => WebhookDiagnostics {
             enabled: false,
             destination: config.url.as_deref().map(webhook_core::config::redact_url),
@@ -432,7 +432,7 @@ pub fn replay_failed_deliveries(
         tracing::warn!(%error, "replay needs a running worker");
         ReplayError::Stopped
     })?;
-    notifier.replay_blocking(selector, dry_run)
+    notifier.replay(selector, dry_run)
 }
 
 /// Where the global worker for `config` keeps its failure records.
@@ -443,5 +443,5 @@ pub fn failure_store_path_for(config: &WebhookConfig) -> PathBuf {
 /// Waits until the global worker for `config` has nothing queued, in flight or waiting,
 /// up to `timeout`. Returns whether it got there.
 pub fn wait_for_idle(config: &WebhookConfig, timeout: Duration) -> bool {
-    global_notifier(config).is_ok_and(|n| n.wait_idle_blocking(timeout))
+    global_notifier(config).is_ok_and(|n| n.wait_idle(timeout))
 }

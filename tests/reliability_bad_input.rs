@@ -359,7 +359,7 @@ async fn responses_with_non_utf8_or_huge_headers_end_delivered_or_stored_never_l
     .await;
     let (notifier, _) = notifier_for(addr, 2);
     notifier.enqueue(message(0));
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let s = notifier.shutdown(Duration::from_secs(1)).stats;
     assert_eq!(
         (s.delivered, s.failed, count.load(Ordering::SeqCst)),
@@ -376,7 +376,7 @@ async fn responses_with_non_utf8_or_huge_headers_end_delivered_or_stored_never_l
     let (notifier, _) = notifier_for(addr, 2);
     let started = Instant::now();
     notifier.enqueue(message(1));
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let s = notifier.shutdown(Duration::from_secs(1)).stats;
     assert_eq!(
         (s.delivered, s.retries, count.load(Ordering::SeqCst)),
@@ -397,7 +397,7 @@ async fn responses_with_non_utf8_or_huge_headers_end_delivered_or_stored_never_l
         let (addr, count, _) = raw_server(vec![Answer::Bytes(head(b"200 OK", &extra))]).await;
         let (notifier, store) = notifier_for(addr, 2);
         notifier.enqueue(message(2));
-        assert!(notifier.wait_idle(Duration::from_secs(10)).await, "{what}");
+        assert!(notifier.wait_idle_async(Duration::from_secs(10)).await, "{what}");
         let s = notifier.shutdown(Duration::from_secs(1)).stats;
         assert_eq!((s.delivered, s.failed), (0, 1), "{what}: {s:?}");
         assert!(s.balances());
@@ -428,7 +428,7 @@ async fn a_response_that_never_ends_is_cut_at_the_timeout() {
     let (notifier, _) = notifier_for(addr, 2);
     let started = Instant::now();
     notifier.enqueue(message(0));
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let took = started.elapsed();
     let s = notifier.stats();
     assert_eq!((s.delivered, s.failed), (1, 0), "{s:?}");
@@ -453,7 +453,7 @@ async fn a_response_that_never_ends_is_cut_at_the_timeout() {
     let (notifier, store) = notifier_for(addr, 1);
     let started = Instant::now();
     notifier.enqueue(message(1));
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let took = started.elapsed();
     let s = notifier.shutdown(Duration::from_secs(1)).stats;
     assert_eq!((s.delivered, s.failed, s.attempts), (0, 1, 2), "{s:?}");
@@ -507,7 +507,7 @@ async fn a_200_with_an_endless_body_is_delivered_on_the_first_attempt() {
     for i in 0..EVENTS {
         notifier.enqueue(message(i));
     }
-    assert!(notifier.wait_idle(Duration::from_secs(20)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(20)).await);
     let s = notifier.shutdown(Duration::from_secs(1)).stats;
     assert_eq!(s.delivered, EVENTS as u64, "{s:?}");
     assert_eq!(s.retries, 0, "answered 200, yet retried: {s:?}");

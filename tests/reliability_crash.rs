@@ -145,7 +145,7 @@ async fn a_process_killed_while_recording_failures_leaves_a_store_that_opens_cle
         .start()
         .expect("notifier starts");
     let report = notifier
-        .replay(&ReplaySelector::all().limit(50), true)
+        .replay_async(&ReplaySelector::all().limit(50), true)
         .await
         .expect("dry run");
     assert_eq!((report.matched, report.eligible), (50, 50));

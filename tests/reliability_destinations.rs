@@ -46,7 +46,7 @@ async fn send_to_name(
         .start()
         .expect("notifier starts");
     notifier.enqueue(message(0));
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let stats = notifier.shutdown(Duration::from_secs(1)).stats;
     let record = all_records(store.as_ref()).await.into_iter().next();
     (record, stats)
@@ -232,7 +232,7 @@ async fn redirects_to_internal_addresses_are_never_followed() {
             .start()
             .expect("notifier starts");
         notifier.enqueue(message(0));
-        assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+        assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
         let stats = notifier.shutdown(Duration::from_secs(1)).stats;
         let records = all_records(store.as_ref()).await;
         let code: u16 = std::str::from_utf8(&status[..3])

@@ -150,7 +150,7 @@ async fn events_for_an_endpoint_down_all_run_are_stored_then_one_replay_delivers
             ids.insert(message.id().as_str().to_owned());
             assert!(notifier.enqueue_async(message).await.is_accepted());
         }
-        assert!(notifier.wait_idle(Duration::from_secs(60)).await);
+        assert!(notifier.wait_idle_async(Duration::from_secs(60)).await);
         let report = notifier.shutdown(Duration::from_secs(5));
         let s = report.stats;
         assert!(s.balances() && s.is_idle(), "{s:?}");
@@ -187,7 +187,7 @@ async fn events_for_an_endpoint_down_all_run_are_stored_then_one_replay_delivers
         .expect("notifier starts");
     let started = Instant::now();
     let selector = ReplaySelector::event("task_completed").limit(DOWN + 10);
-    let first = notifier.replay(&selector, false).await.expect("replay");
+    let first = notifier.replay_async(&selector, false).await.expect("replay");
     assert_eq!(
         (first.matched, first.eligible, first.replayed),
         (DOWN, DOWN, DOWN),
@@ -198,7 +198,7 @@ async fn events_for_an_endpoint_down_all_run_are_stored_then_one_replay_delivers
         .wait_for_deliveries(DOWN, Duration::from_secs(30))
         .await
         .expect("every replay delivered");
-    assert!(notifier.wait_idle(Duration::from_secs(30)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(30)).await);
     let replay_time = started.elapsed();
     let delivered: HashSet<String> = receiver
         .deliveries()
@@ -217,7 +217,7 @@ async fn events_for_an_endpoint_down_all_run_are_stored_then_one_replay_delivers
     );
 
     let second = notifier
-        .replay(&ReplaySelector::all().limit(DOWN + 10), false)
+        .replay_async(&ReplaySelector::all().limit(DOWN + 10), false)
         .await
         .expect("second replay");
     assert_eq!(second.matched, DOWN);
@@ -269,7 +269,7 @@ async fn the_fault_matrix_config_never_drops_even_when_producers_outrun_the_queu
     assert!(!waiting.is_finished());
     receiver.resume();
     assert!(waiting.await.expect("join").is_accepted());
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let s = notifier.stats();
     assert_eq!((s.accepted, s.delivered, s.dropped_total), (12, 12, 0));
 }

@@ -169,14 +169,14 @@ async fn no_secret_reaches_logs_store_files_diagnostics_or_errors_under_the_faul
         .map(|(id, _)| id.clone())
         .take(5);
     let selector = ReplaySelector::ids(always_500);
-    let dry = run.notifier.replay(&selector, true).await.expect("dry run");
-    let real = run.notifier.replay(&selector, false).await.expect("replay");
+    let dry = run.notifier.replay_async(&selector, true).await.expect("dry run");
+    let real = run.notifier.replay_async(&selector, false).await.expect("replay");
     assert_eq!(real.replayed, 5, "{real:?}");
-    assert!(run.notifier.wait_idle(Duration::from_secs(30)).await);
+    assert!(run.notifier.wait_idle_async(Duration::from_secs(30)).await);
     texts.push(format!("{dry:?}{real:?}"));
     let refused = run
         .notifier
-        .replay(&ReplaySelector::default(), false)
+        .replay_async(&ReplaySelector::default(), false)
         .await
         .expect_err("empty selector");
     texts.push(refused.to_string());
@@ -199,7 +199,7 @@ async fn no_secret_reaches_logs_store_files_diagnostics_or_errors_under_the_faul
         .start()
         .expect("notifier starts");
     blocked.enqueue(message(0));
-    assert!(blocked.wait_idle(Duration::from_secs(10)).await);
+    assert!(blocked.wait_idle_async(Duration::from_secs(10)).await);
     texts.push(format!("{blocked:?}"));
     let report = blocked.shutdown(Duration::from_secs(2));
     assert_eq!(report.stats.failed_by_kind.permanent, 1);
@@ -236,7 +236,7 @@ async fn no_secret_reaches_logs_store_files_diagnostics_or_errors_under_the_faul
     }
 
     // Diagnostics, records and reports.
-    let diagnostics = run.notifier.diagnostics(10_000).await;
+    let diagnostics = run.notifier.diagnostics_async(10_000).await;
     assert!(!diagnostics.recent_failures.is_empty());
     let json = serde_json::to_string(&diagnostics).expect("JSON");
     let records = &diagnostics.recent_failures;

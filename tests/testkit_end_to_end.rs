@@ -79,7 +79,7 @@ async fn a_receiver_failing_the_first_three_attempts_gets_the_event_on_the_fourt
         .wait_for_deliveries(1, PROMPTLY)
         .await
         .expect("delivered");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let requests = receiver.requests();
     assert_eq!(requests.len(), 4, "three 500s, then the 200");
     let id = requests[0].webhook_id().expect("webhook-id sent");
@@ -119,7 +119,7 @@ async fn retries_used_up_end_in_the_store_under_the_webhook_id_the_receiver_saw(
         .wait_for_requests(3, PROMPTLY)
         .await
         .expect("three attempts");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let requests = receiver.requests();
     let records = store.list(&RecordFilter::newest(5)).await.expect("list");
     assert_eq!(records.len(), 1);
@@ -152,7 +152,7 @@ async fn a_closed_connection_and_a_retry_after_are_retried_until_delivered() {
         .wait_for_deliveries(1, PROMPTLY)
         .await
         .expect("delivered");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let requests = receiver.requests();
     assert_eq!(requests.len(), 3);
     let waited = gaps(&requests);
@@ -201,7 +201,7 @@ async fn release_and_settle(receiver: &TestReceiver, notifier: &Notifier, delive
         .wait_for_deliveries(deliveries, PROMPTLY)
         .await
         .expect("all delivered");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     assert_eq!(receiver.request_count(), deliveries, "nothing else arrives");
     assert_accounting(&notifier.stats());
 }
@@ -241,7 +241,7 @@ async fn drop_oldest_with_a_held_receiver_delivers_the_ten_newest() {
     release_and_settle(&receiver, &notifier, 11).await;
     let delivered = expected_ids(std::iter::once(0).chain(16..=25));
     assert_eq!(task_ids(&receiver.deliveries()), delivered);
-    let diagnostics = notifier.diagnostics(5).await;
+    let diagnostics = notifier.diagnostics_async(5).await;
     assert_eq!(
         (diagnostics.stats.delivered, diagnostics.stats.evicted),
         (11, 15)
@@ -317,7 +317,7 @@ async fn both_schemes_verify_at_the_receiver_for_every_seed_event() {
     bodies.sort_by_key(by_event);
     sent.sort_by_key(by_event);
     assert_eq!(bodies, sent, "the receiver got exactly the payloads sent");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     assert_accounting(&notifier.stats());
 }
 
@@ -356,7 +356,7 @@ async fn a_receiver_holding_another_secret_refuses_and_the_event_is_stored_as_pe
         .wait_for_requests(1, PROMPTLY)
         .await
         .expect("arrives");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let request = &receiver.requests()[0];
     assert!(matches!(
         request.signatures.standard,

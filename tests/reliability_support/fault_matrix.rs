@@ -139,7 +139,7 @@ pub(crate) async fn run_fault_matrix(
         planned.push((id, fault));
     }
     assert!(
-        notifier.wait_idle(Duration::from_secs(120)).await,
+        notifier.wait_idle_async(Duration::from_secs(120)).await,
         "not idle in time: {:?}",
         notifier.stats()
     );

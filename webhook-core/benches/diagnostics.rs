@@ -22,14 +22,14 @@ fn diagnostics(c: &mut Criterion) {
     for _ in 0..1_000 {
         let _ = notifier.send(&support::seed_payload());
     }
-    assert!(notifier.wait_idle_blocking(Duration::from_secs(10)));
+    assert!(notifier.wait_idle(Duration::from_secs(10)));
 
     let mut group = c.benchmark_group("diagnostics");
     group.bench_function("stats_snapshot", |b| {
         b.iter(|| black_box(notifier.stats()));
     });
     group.bench_function("diagnostics_blocking_10_recent", |b| {
-        b.iter(|| black_box(notifier.diagnostics_blocking(10)));
+        b.iter(|| black_box(notifier.diagnostics(10)));
     });
     group.finish();
     let _ = notifier.shutdown(Duration::from_secs(5));

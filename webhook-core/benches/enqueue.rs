@@ -68,7 +68,7 @@ impl Scenario {
             gate.set_open(true);
         }
         assert!(
-            self.notifier.wait_idle_blocking(DRAIN_BOUND),
+            self.notifier.wait_idle(DRAIN_BOUND),
             "the worker did not drain a round in time"
         );
         if let Some(gate) = &self.gate {

@@ -17,11 +17,14 @@
 //! - [`retry`]: classification and the retry schedule.
 //! - [`worker`]: the [`Notifier`] handle, its worker thread, counters and shutdown.
 //! - [`diagnostics`], [`replay`]: what operators look at and how they resend failures.
+//! - [`redact`]: what of a URL, an error or a secret may be shown, in one place.
 
+mod accounting;
 pub mod config;
 pub mod diagnostics;
 pub mod event;
 pub mod queue;
+pub mod redact;
 pub mod replay;
 pub mod retry;
 pub mod signing;

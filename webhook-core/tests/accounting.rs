@@ -85,7 +85,7 @@ fn every_accepted_event_is_delivered_failed_or_evicted_and_drops_are_exact() {
             .collect()
     });
     assert!(
-        notifier.wait_idle_blocking(Duration::from_secs(3600)),
+        notifier.wait_idle(Duration::from_secs(3600)),
         "worker drains"
     );
     let stats = notifier.stats();

@@ -143,8 +143,8 @@ fn the_handle_works_from_plain_threads_without_a_runtime() {
         .map(|h| h.join().expect("no panic"))
         .sum();
     assert_eq!(accepted, 400);
-    assert!(notifier.wait_idle_blocking(Duration::from_secs(10)));
-    let diag = notifier.diagnostics_blocking(5);
+    assert!(notifier.wait_idle(Duration::from_secs(10)));
+    let diag = notifier.diagnostics(5);
     assert_eq!(diag.stats.delivered, 400);
     assert!(diag.stats.balances());
 }

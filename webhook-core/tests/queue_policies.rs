@@ -53,7 +53,7 @@ async fn drop_new_keeps_the_first_ten_and_refuses_the_rest() {
         (11, 10, 15)
     );
     gated.release_all();
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let mut delivered: Vec<String> = gated.delivered();
     delivered.sort();
     let mut expected: Vec<String> = (0..=10).map(|i| json!({ "n": i }).to_string()).collect();
@@ -73,7 +73,7 @@ async fn drop_oldest_really_evicts_the_oldest_and_delivers_the_ten_newest() {
         (26, 15, 0)
     );
     gated.release_all();
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let delivered = gated.delivered();
     let expected: Vec<String> = std::iter::once(0)
         .chain(16..=25)
@@ -98,7 +98,7 @@ async fn block_with_timeout_waits_its_bound_then_drops() {
     );
     assert_eq!(notifier.stats().dropped.block_timeout, 15);
     gated.release_all();
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     assert_eq!(notifier.stats().delivered, 11);
 }
 
@@ -111,7 +111,7 @@ async fn block_with_timeout_async_variant_awaits_and_gets_room_when_a_slot_frees
     let outcome = notifier.enqueue_async(message(99)).await;
     assert_eq!(outcome, EnqueueOutcome::Dropped(DropReason::BlockTimeout));
     gated.release_all();
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     assert_eq!(
         notifier.enqueue_async(message(100)).await,
         EnqueueOutcome::Accepted
@@ -190,11 +190,11 @@ async fn a_custom_policy_decides_which_event_to_evict() {
         EnqueueOutcome::Dropped(DropReason::QueueFull)
     );
     gated.release_all();
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     let delivered = gated.delivered();
     assert_eq!(delivered.len(), 11);
     assert_eq!(delivered.iter().filter(|b| b.contains("\"f\"")).count(), 10);
-    assert_eq!(notifier.diagnostics(0).await.queue_policy, "custom");
+    assert_eq!(notifier.diagnostics_async(0).await.queue_policy, "custom");
 }
 
 #[tokio::test]
@@ -262,7 +262,7 @@ async fn send_with_builds_a_payload_only_for_events_that_are_delivered() {
     .expect("starts");
     let disabled = off.send_with(E::TaskFailed, || panic!("built while disabled"));
     assert_eq!(disabled, EnqueueOutcome::Dropped(DropReason::Disabled));
-    assert!(notifier.wait_idle(std::time::Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(std::time::Duration::from_secs(10)).await);
     let seen = fake.seen();
     assert_eq!(seen.len(), 1);
     assert!(

@@ -40,7 +40,7 @@ async fn three_failures() -> Fixture {
         notifier.send(&WebhookPayload::new(WebhookEventType::TaskFailed).task_id(t));
     }
     notifier.send(&WebhookPayload::new(WebhookEventType::TaskCreated).task_id("D"));
-    assert!(notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(10)).await);
     assert_eq!(store.count().await.expect("count"), 4);
     Fixture {
         notifier,
@@ -55,7 +55,7 @@ async fn an_empty_selector_is_refused_with_a_message_that_shows_how_to_select() 
     let f = three_failures().await;
     let err = f
         .notifier
-        .replay(&ReplaySelector::default(), false)
+        .replay_async(&ReplaySelector::default(), false)
         .await
         .unwrap_err();
     assert!(matches!(err, ReplayError::EmptySelector));
@@ -65,7 +65,7 @@ async fn an_empty_selector_is_refused_with_a_message_that_shows_how_to_select() 
     }
     let zero = ReplaySelector::all().limit(0);
     assert!(matches!(
-        f.notifier.replay(&zero, true).await,
+        f.notifier.replay_async(&zero, true).await,
         Err(ReplayError::BadLimit { limit: 0 })
     ));
 }
@@ -76,7 +76,7 @@ async fn a_dry_run_lists_candidates_and_changes_nothing() {
     let before = f.store.list(&RecordFilter::newest(10)).await.expect("list");
     let report = f
         .notifier
-        .replay(&ReplaySelector::event("task_failed"), true)
+        .replay_async(&ReplaySelector::event("task_failed"), true)
         .await
         .expect("dry run");
     assert!(report.dry_run);
@@ -109,14 +109,14 @@ async fn a_replay_resolves_records_keeping_their_webhook_ids_and_a_second_finds_
         .collect();
     let report = f
         .notifier
-        .replay(&ReplaySelector::event("task_failed"), false)
+        .replay_async(&ReplaySelector::event("task_failed"), false)
         .await
         .expect("replay");
     assert_eq!(
         (report.matched, report.eligible, report.replayed),
         (3, 3, 3)
     );
-    assert!(f.notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(f.notifier.wait_idle_async(Duration::from_secs(10)).await);
     let records = f
         .store
         .list(&RecordFilter::newest(10).event("task_failed"))
@@ -142,7 +142,7 @@ async fn a_replay_resolves_records_keeping_their_webhook_ids_and_a_second_finds_
     );
     let again = f
         .notifier
-        .replay(&ReplaySelector::event("task_failed"), false)
+        .replay_async(&ReplaySelector::event("task_failed"), false)
         .await
         .expect("replay");
     assert_eq!(
@@ -159,11 +159,11 @@ async fn a_replay_resolves_records_keeping_their_webhook_ids_and_a_second_finds_
     // The task_created record was not selected and is untouched; the filter is bypassed for replays.
     let by_task = f
         .notifier
-        .replay(&ReplaySelector::task_id("D"), false)
+        .replay_async(&ReplaySelector::task_id("D"), false)
         .await
         .expect("replay");
     assert_eq!(by_task.replayed, 1);
-    assert!(f.notifier.wait_idle(Duration::from_secs(10)).await);
+    assert!(f.notifier.wait_idle_async(Duration::from_secs(10)).await);
 }
 
 #[tokio::test]
@@ -177,15 +177,15 @@ async fn a_failed_replay_updates_the_record_and_max_replay_attempts_is_respected
         .clone();
     let selector = ReplaySelector::ids([target.id.as_str()]).max_replay_attempts(2);
     for round in 1..=2 {
-        let r = f.notifier.replay(&selector, false).await.expect("replay");
+        let r = f.notifier.replay_async(&selector, false).await.expect("replay");
         assert_eq!(r.replayed, 1, "round {round}");
-        assert!(f.notifier.wait_idle(Duration::from_secs(10)).await);
+        assert!(f.notifier.wait_idle_async(Duration::from_secs(10)).await);
         let rec = f.store.get(&target.id).await.expect("get").expect("exists");
         assert_eq!(rec.replay_count, round);
         assert_eq!(rec.attempts, 1 + round, "attempts accumulate");
         assert_eq!(rec.status, RecordStatus::Failed);
     }
-    let third = f.notifier.replay(&selector, false).await.expect("replay");
+    let third = f.notifier.replay_async(&selector, false).await.expect("replay");
     assert_eq!(
         (third.eligible, third.replayed, third.skipped_max_attempts),
         (0, 0, 1)
@@ -206,7 +206,7 @@ async fn a_failed_replay_updates_the_record_and_max_replay_attempts_is_respected
     let by_webhook = ReplaySelector::ids([target.webhook_id.as_str()]).max_replay_attempts(5);
     assert_eq!(
         f.notifier
-            .replay(&by_webhook, true)
+            .replay_async(&by_webhook, true)
             .await
             .expect("dry")
             .matched,

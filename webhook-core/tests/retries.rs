@@ -32,7 +32,7 @@ fn start(
 /// Sends one event and waits (on the paused clock) until it is delivered or failed.
 async fn send_one(notifier: &Notifier) -> webhook_core::DeliveryStats {
     notifier.send(&payload());
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
     notifier.stats()
 }
 
@@ -56,7 +56,7 @@ async fn delays_double_from_the_base_and_stop_at_the_30_second_cap() {
     let cfg = no_jitter(config(json!({"retry_count": 7, "retry_backoff_ms": 1000})));
     let (notifier, store) = start(cfg, fake.clone());
     notifier.send(&payload());
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
     let secs: Vec<u64> = gaps(&fake).iter().map(Duration::as_secs).collect();
     assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
     let attempts: Vec<u32> = fake.seen().iter().map(|s| s.attempt).collect();
@@ -86,7 +86,7 @@ async fn jittered_delays_stay_within_twenty_percent() {
     for _ in 0..4 {
         notifier.send(&payload());
     }
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
     let seen = fake.seen();
     let mut by_id: std::collections::BTreeMap<String, Vec<tokio::time::Instant>> =
         Default::default();
@@ -127,7 +127,7 @@ async fn retry_after_on_429_sets_the_wait() {
     });
     let (notifier, _store) = start(no_jitter(config(json!({}))), fake.clone());
     notifier.send(&payload());
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
     assert_eq!(gaps(&fake), [Duration::from_secs(7)]);
     assert_eq!(notifier.stats().delivered, 1);
 }
@@ -145,7 +145,7 @@ async fn retry_after_is_capped_and_ignored_on_statuses_other_than_429_and_503() 
     });
     let (notifier, _store) = start(no_jitter(config(json!({}))), fake.clone());
     notifier.send(&payload());
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
     assert_eq!(
         gaps(&fake),
         [Duration::from_secs(30), Duration::from_secs(2)]
@@ -172,7 +172,7 @@ async fn permanent_failures_are_not_retried_and_are_recorded_as_permanent() {
         let fake = Scripted::new(move |_, _| answer.clone());
         let (notifier, store) = start(config(json!({})), fake.clone());
         notifier.send(&payload());
-        assert!(notifier.wait_idle(Duration::from_secs(600)).await, "{name}");
+        assert!(notifier.wait_idle_async(Duration::from_secs(600)).await, "{name}");
         assert_eq!(fake.seen().len(), 1, "{name}: attempted once");
         let records = store.list(&RecordFilter::newest(5)).await.expect("list");
         assert_eq!(records.len(), 1, "{name}");
@@ -205,7 +205,7 @@ async fn retryable_transport_errors_and_statuses_are_retried() {
         let fake = Scripted::new(move |_, n| if n == 0 { first.clone() } else { Ok(ok(200)) });
         let (notifier, _) = start(config(json!({})), fake.clone());
         notifier.send(&payload());
-        assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+        assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
         assert_eq!(
             fake.seen().len(),
             2,
@@ -274,7 +274,7 @@ async fn every_attempt_keeps_the_webhook_id_with_a_fresh_timestamp_and_signature
     ));
     let (notifier, _) = start(cfg, fake.clone());
     notifier.send(&payload());
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
     let seen = fake.seen();
     assert_eq!(seen.len(), 4);
     let ids: std::collections::BTreeSet<&str> =
@@ -339,7 +339,7 @@ async fn each_scheme_sends_exactly_its_headers_in_order_and_none_empty() {
         let fake = Scripted::new(|_, n| Ok(if n == 0 { ok(500) } else { ok(204) }));
         let (notifier, _) = start(no_jitter(config(settings.clone())), fake.clone());
         notifier.send(&payload());
-        assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+        assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
         let seen = fake.seen();
         assert_eq!(seen.len(), 2, "{settings}");
         for attempt in &seen {
@@ -363,7 +363,7 @@ async fn waiting_retries_are_bounded_and_overflow_goes_to_the_store() {
     for _ in 0..5 {
         notifier.send(&payload());
     }
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
     let stats = notifier.stats();
     assert_eq!(
         stats.failed_by_kind.overflow + stats.failed_by_kind.exhausted,
@@ -379,7 +379,7 @@ async fn a_panicking_transport_loses_nothing_the_event_is_recorded_as_permanent(
     let fake = Scripted::new(|_, _| panic!("transport bug"));
     let (notifier, store) = start(config(json!({})), fake);
     notifier.send(&payload());
-    assert!(notifier.wait_idle(Duration::from_secs(600)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
     let records = store.list(&RecordFilter::newest(5)).await.expect("list");
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].outcome, FailureKind::Permanent);

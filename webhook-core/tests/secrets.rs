@@ -81,14 +81,14 @@ async fn failing_deliveries_leak_no_secret_or_url_detail_anywhere() {
     for _ in 0..4 {
         notifier.send(&WebhookPayload::new(WebhookEventType::TaskFailed).task_id("T"));
     }
-    assert!(notifier.wait_idle(Duration::from_secs(30)).await);
+    assert!(notifier.wait_idle_async(Duration::from_secs(30)).await);
     let replay = notifier
-        .replay(&ReplaySelector::all(), false)
+        .replay_async(&ReplaySelector::all(), false)
         .await
         .expect("replay");
     assert_eq!(replay.replayed, 4);
-    assert!(notifier.wait_idle(Duration::from_secs(30)).await);
-    let diagnostics = serde_json::to_string(&notifier.diagnostics(50).await).expect("json");
+    assert!(notifier.wait_idle_async(Duration::from_secs(30)).await);
+    let diagnostics = serde_json::to_string(&notifier.diagnostics_async(50).await).expect("json");
     let records =
         serde_json::to_string(&store.list(&RecordFilter::newest(50)).await.expect("list"))
             .expect("json");

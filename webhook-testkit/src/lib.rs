@@ -55,7 +55,7 @@
 //! assert!(attempts.iter().all(|a| a.webhook_id == attempts[0].webhook_id));
 //! assert_eq!(attempts[2].event().as_deref(), Some("task_failed"));
 //! assert_eq!(attempts[2].at - attempts[1].at, Duration::from_millis(200));
-//! assert!(notifier.wait_idle(Duration::from_secs(5)).await);
+//! assert!(notifier.wait_idle_async(Duration::from_secs(5)).await);
 //! assert_accounting(&notifier.stats());
 //! # Ok(())
 //! # }
@@ -185,7 +185,7 @@
 //! assert_eq!(requests[0].webhook_id(), requests[1].webhook_id());
 //! assert_eq!(requests[1].event().as_deref(), Some("task_completed"));
 //! assert!(requests.iter().all(|r| r.signatures.standard.is_valid()));
-//! assert!(notifier.wait_idle(Duration::from_secs(5)).await);
+//! assert!(notifier.wait_idle_async(Duration::from_secs(5)).await);
 //! assert_eq!(notifier.stats().retries, 1);
 //! assert_accounting(&notifier.stats());
 //! # Ok(())

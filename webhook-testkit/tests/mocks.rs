@@ -43,7 +43,7 @@ async fn a_mock_transport_sees_each_attempt_in_order() {
     .start()
     .expect("starts");
     notifier.send(&WebhookPayload::new(WebhookEventType::TaskStarted));
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let stats = notifier.stats();
     assert_eq!((stats.delivered, stats.attempts), (1, 2));
 }
@@ -71,7 +71,7 @@ async fn a_mock_store_receives_the_final_failure() {
     .start()
     .expect("starts");
     notifier.send(&WebhookPayload::new(WebhookEventType::TaskCreated).task_id("T-1"));
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let stats = notifier.stats();
     assert_eq!(stats.failed_by_kind.permanent, 1);
     assert_accounting(&stats);
@@ -117,7 +117,7 @@ async fn a_mock_policy_decides_what_a_full_queue_does() {
         EnqueueOutcome::AcceptedAfterEviction
     );
     transport.resume();
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let stats = notifier.stats();
     assert_eq!(
         (stats.delivered, stats.evicted, stats.dropped.queue_full),

@@ -44,7 +44,7 @@ async fn each_webhook_follows_a_per_webhook_script_from_its_first_step() {
         .wait_for_deliveries(2, PROMPTLY)
         .await
         .expect("both delivered");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let attempts = transport.attempts();
     assert_eq!(attempts.len(), 4);
     for delivery in transport.deliveries() {
@@ -78,7 +78,7 @@ async fn a_call_order_script_is_shared_by_all_webhooks() {
         .wait_for_deliveries(3, PROMPTLY)
         .await
         .expect("all delivered");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let failures = transport
         .attempts()
         .iter()
@@ -110,7 +110,7 @@ async fn recorded_times_on_a_paused_clock_show_the_backoff_exactly() {
         .wait_for_attempts(4, PROMPTLY)
         .await
         .expect("4 attempts");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     assert_eq!(
         gaps_ms(&transport, &attempts[0].webhook_id),
         [100, 200, 400]
@@ -152,7 +152,7 @@ async fn replies_slower_than_the_timeout_end_in_timeouts_and_are_retried() {
         .wait_for_deliveries(1, PROMPTLY)
         .await
         .expect("delivered");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     assert_eq!(delivered[0].attempt, 3);
     // Each timed-out attempt takes the 1 s timeout, then the backoff (100, 200 ms).
     assert_eq!(gaps_ms(&transport, &delivered[0].webhook_id), [1100, 1200]);
@@ -188,7 +188,7 @@ async fn scripted_errors_are_classified_like_real_ones() {
         .wait_for_deliveries(1, PROMPTLY)
         .await
         .expect("delivered");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     assert_eq!(
         transport.attempts_for(blocked.id().as_str()).len(),
         1,
@@ -211,7 +211,7 @@ async fn a_script_for_one_webhook_overrides_the_default() {
     transport.script_for(gone.id().as_str(), Reply::status(410));
     notifier.enqueue(gone);
     notifier.send(&payload("OK"));
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     let stats = notifier.stats();
     assert_eq!((stats.delivered, stats.failed_by_kind.permanent), (1, 1));
     assert_eq!(transport.attempt_count(), 2);
@@ -264,7 +264,7 @@ async fn pause_holds_answers_until_resume() {
         .wait_for_deliveries(1, PROMPTLY)
         .await
         .expect("answered after resume");
-    assert!(notifier.wait_idle(PROMPTLY).await);
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
     assert_eq!(notifier.stats().delivered, 1);
 }
 

@@ -41,7 +41,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Failure> {
     let bound = settings::worst_case(&config);
     let notifier = settings::notifier(config, store.clone())?;
     let report = notifier
-        .replay_blocking(&selector, args.dry_run)
+        .replay(&selector, args.dry_run)
         .map_err(|e| match e {
             ReplayError::EmptySelector | ReplayError::BadLimit { .. } => {
                 Failure::usage(e.to_string())
@@ -50,7 +50,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Failure> {
         })?;
     if report.replayed > 0 {
         let _progress = Progress::start(&notifier, "replaying");
-        notifier.wait_idle_blocking(bound);
+        notifier.wait_idle(bound);
     }
     notifier.shutdown(std::time::Duration::from_secs(1));
     let rt = crate::runtime()?;

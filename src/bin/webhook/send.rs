@@ -26,7 +26,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     }
     {
         let _progress = Progress::start(&notifier, "sending");
-        notifier.wait_idle_blocking(bound);
+        notifier.wait_idle(bound);
     }
     let report = notifier.shutdown(std::time::Duration::from_secs(1));
     let stats = report.stats;

@@ -217,7 +217,7 @@ impl Destination {
             return Err(DestinationError::MissingHost);
         }
         check_port(authority.as_str())?;
-        let redacted = redacted_parts(&scheme, host, authority.port_u16());
+        let redacted = crate::redact::parts(&scheme, host, authority.port_u16());
         if scheme == "http" && !policy.allow_insecure_http {
             return Err(DestinationError::InsecureHttp {
                 destination: redacted,
@@ -306,13 +306,6 @@ fn strip_userinfo(uri: &Uri) -> Option<Uri> {
     Uri::from_parts(parts).ok()
 }
 
-fn redacted_parts(scheme: &str, host: &str, port: Option<u16>) -> String {
-    match port {
-        Some(port) => format!("{scheme}://{host}:{port}/…"),
-        None => format!("{scheme}://{host}/…"),
-    }
-}
-
 impl fmt::Debug for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Destination").field(&self.redacted).finish()
@@ -325,18 +318,7 @@ impl fmt::Display for Destination {
     }
 }
 
-/// Renders any URL text as `scheme://host[:port]/…` for logs, dropping credentials,
-/// path and query. Text that is not a URL renders as `<invalid url>`.
+/// Renders any URL text as `scheme://host[:port]/…` (see [`crate::redact::url`]).
 pub fn redact_url(url: &str) -> String {
-    let Ok(uri) = url.trim().parse::<Uri>() else {
-        return "<invalid url>".to_owned();
-    };
-    match (uri.scheme_str(), uri.authority()) {
-        (Some(scheme), Some(authority)) => redacted_parts(
-            &scheme.to_ascii_lowercase(),
-            authority.host(),
-            authority.port_u16(),
-        ),
-        _ => "<invalid url>".to_owned(),
-    }
+    crate::redact::url(url)
 }

@@ -1,7 +1,10 @@
 //! A snapshot of the notifier for operators: counters, configuration, recent failures.
 
-use crate::store::{FailureRecord, RecordFilter};
-use crate::worker::DeliveryStats;
+use crate::accounting::DeliveryStats;
+use crate::config::ResolvedWebhookConfig;
+use crate::redact::Redactor;
+use crate::store::{FailureRecord, FailureStore, RecordFilter};
+use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// Everything an operator needs to see at once. Serializes to JSON; holds no secret
@@ -41,46 +44,53 @@ pub struct WebhookDiagnostics {
 pub const DEFAULT_RECENT_FAILURES: usize = 10;
 
 impl WebhookDiagnostics {
+    /// A snapshot without store figures (filled by [`WebhookDiagnostics::read_store`]).
     pub(crate) fn new(
-        shared: &crate::worker::SharedRef,
+        config: &ResolvedWebhookConfig,
+        queue_capacity: usize,
+        queue_policy: String,
         stats: DeliveryStats,
-        store_error: Option<String>,
+        store_location: String,
     ) -> Self {
-        let config = &shared.config;
         Self {
             enabled: config.enabled,
             destination: config.destination.as_ref().map(|d| d.redacted().to_owned()),
-            queue_capacity: shared.queue.capacity(),
-            queue_policy: shared.policy_name.clone(),
+            queue_capacity,
+            queue_policy,
             max_concurrency: config.max_concurrency,
             max_pending_retries: config.max_pending_retries,
             stats,
-            store_location: shared.store.location(),
+            store_location,
             store_records: None,
-            store_error,
+            store_error: None,
             recent_failures: Vec::new(),
         }
     }
 
-    pub(crate) async fn collect(shared: &crate::worker::SharedRef, recent: usize) -> Self {
-        let stats = shared.counters.snapshot(shared.queue.len());
-        let mut diag = Self::new(shared, stats, None);
-        let bound = shared.store_timeout;
+    /// Adds the store's record count and its newest `recent` records, or why they could
+    /// not be read within `bound`.
+    pub(crate) async fn read_store(
+        mut self,
+        store: &dyn FailureStore,
+        recent: usize,
+        bound: Duration,
+        redactor: &Redactor,
+    ) -> Self {
         let read = async {
-            let count = shared.store.count().await?;
-            let records = shared.store.list(&RecordFilter::newest(recent)).await?;
+            let count = store.count().await?;
+            let records = store.list(&RecordFilter::newest(recent)).await?;
             Ok::<_, crate::store::StoreError>((count, records))
         };
         match tokio::time::timeout(bound, read).await {
             Ok(Ok((count, records))) => {
-                diag.store_records = Some(count);
-                diag.recent_failures = records;
+                self.store_records = Some(count);
+                self.recent_failures = records;
             }
-            Ok(Err(e)) => diag.store_error = Some(shared.sanitize(&e.to_string())),
+            Ok(Err(e)) => self.store_error = Some(redactor.scrub(&e.to_string())),
             Err(_) => {
-                diag.store_error = Some("the failure store did not answer in time".to_owned())
+                self.store_error = Some("the failure store did not answer in time".to_owned())
             }
         }
-        diag
+        self
     }
 }

@@ -1,7 +1,7 @@
 //! The bounded queue: a lock-protected ring with a policy for when it is full.
 
 use super::{FullQueue, FullQueueAction, QueuePolicy, QueuedEvent};
-use crate::worker::Counters;
+use crate::accounting::Ledger;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -27,7 +27,6 @@ struct State {
 pub(crate) struct BoundedQueue {
     state: Mutex<State>,
     capacity: usize,
-    len: AtomicUsize,
     /// Producers blocked in `block_with_timeout` wait here (sync path).
     space: Condvar,
     /// Async producers wait here.
@@ -37,7 +36,8 @@ pub(crate) struct BoundedQueue {
     items_ready: Notify,
     policy: Arc<dyn QueuePolicy>,
     configured_wait: Duration,
-    counters: Arc<Counters>,
+    /// Counts every event that enters or leaves (under the lock).
+    ledger: Arc<Ledger>,
 }
 
 impl std::fmt::Debug for BoundedQueue {
@@ -67,7 +67,7 @@ impl BoundedQueue {
         capacity: usize,
         policy: Arc<dyn QueuePolicy>,
         configured_wait: Duration,
-        counters: Arc<Counters>,
+        ledger: Arc<Ledger>,
     ) -> Self {
         Self {
             state: Mutex::new(State {
@@ -75,14 +75,13 @@ impl BoundedQueue {
                 closed: false,
             }),
             capacity,
-            len: AtomicUsize::new(0),
             space: Condvar::new(),
             space_async: Notify::new(),
             waiting_producers: AtomicUsize::new(0),
             items_ready: Notify::new(),
             policy,
             configured_wait,
-            counters,
+            ledger,
         }
     }
 
@@ -91,8 +90,9 @@ impl BoundedQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Events queued now (the ledger's count, changed under the lock).
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        usize::try_from(self.ledger.queued()).unwrap_or(usize::MAX)
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -131,11 +131,11 @@ impl BoundedQueue {
             },
         };
         if let Some(evicted) = state.items.remove(evict_at) {
-            self.counters.evicted.fetch_add(1, Ordering::Relaxed);
+            self.ledger.evict();
             tracing::debug!(webhook_id = %evicted.webhook_id(), event = evicted.event(), "queue full: evicted a queued event");
         }
         state.items.push_back(event);
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        self.ledger.accept();
         drop(state);
         self.items_ready.notify_one();
         Attempt::Done(PushResult::AcceptedAfterEviction)
@@ -145,8 +145,7 @@ impl BoundedQueue {
     /// is released (waking it may mean a system call; other producers need not wait on it).
     fn push_locked(&self, state: &mut MutexGuard<'_, State>, event: QueuedEvent) {
         state.items.push_back(event);
-        self.len.store(state.items.len(), Ordering::Relaxed);
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        self.ledger.accept();
     }
 
     fn block_then_push(
@@ -236,8 +235,7 @@ impl BoundedQueue {
     pub(crate) fn pop(&self) -> Option<QueuedEvent> {
         let mut state = self.lock();
         let event = state.items.pop_front()?;
-        self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.len.store(state.items.len(), Ordering::Relaxed);
+        self.ledger.start(1);
         drop(state);
         if self.waiting_producers.load(Ordering::SeqCst) > 0 {
             self.space.notify_one();
@@ -263,10 +261,7 @@ impl BoundedQueue {
     pub(crate) fn drain(&self) -> Vec<QueuedEvent> {
         let mut state = self.lock();
         let items: Vec<QueuedEvent> = state.items.drain(..).collect();
-        self.counters
-            .in_flight
-            .fetch_add(items.len() as u64, Ordering::Relaxed);
-        self.len.store(0, Ordering::Relaxed);
+        self.ledger.start(items.len() as u64);
         items
     }
 }

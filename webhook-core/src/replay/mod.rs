@@ -7,10 +7,10 @@
 use crate::event::WebhookMessage;
 use crate::queue::QueuedEvent;
 use crate::store::{
-    FailureKind, FailureRecord, RecordFilter, RecordId, RecordStatus, RecordUpdate, StoreError,
-    UpdateRejected,
+    FailureKind, FailureRecord, FailureStore, RecordFilter, RecordId, RecordStatus, RecordUpdate,
+    StoreError, UpdateRejected,
 };
-use crate::worker::SharedRef;
+use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// Default number of records a replay considers.
@@ -133,6 +133,12 @@ pub enum ReplayError {
     /// The store could not be read.
     #[error("replay could not read the failure store: {0}")]
     Store(#[from] StoreError),
+    /// A store call took longer than the store timeout.
+    #[error("replay stopped: the failure store did not answer within {after:?}")]
+    StoreTimeout {
+        /// The store timeout.
+        after: Duration,
+    },
     /// The notifier has stopped.
     #[error("the notifier has stopped; replay needs a running notifier")]
     Stopped,
@@ -210,13 +216,22 @@ fn count_skip(report: &mut ReplayReport, reason: UpdateRejected) {
     }
 }
 
+/// Lists the records `selector` matches and, unless `dry_run`, replays the eligible
+/// ones through `enqueue` (which answers whether the event was queued). Each store call
+/// is bounded by `store_timeout`.
 pub(crate) async fn run(
-    shared: &SharedRef,
+    store: &dyn FailureStore,
+    store_timeout: Duration,
     selector: &ReplaySelector,
     dry_run: bool,
+    enqueue: &(dyn Fn(QueuedEvent) -> bool + Sync),
 ) -> Result<ReplayReport, ReplayError> {
     selector.validate()?;
-    let records = shared.store.list(&selector.filter()).await?;
+    let store = Bounded {
+        store,
+        timeout: store_timeout,
+    };
+    let records = store.call(store.store.list(&selector.filter())).await?;
     let max = selector.max_replay_attempts;
     let mut report = ReplayReport {
         dry_run,
@@ -230,7 +245,7 @@ pub(crate) async fn run(
             Err(reason) => count_skip(&mut report, reason),
         }
         if cand.eligible && !dry_run {
-            cand.replayed = replay_one(shared, record, max, &mut report).await?;
+            cand.replayed = replay_one(&store, record, max, &mut report, enqueue).await?;
         }
         report.candidates.push(cand);
     }
@@ -244,27 +259,48 @@ pub(crate) async fn run(
     Ok(report)
 }
 
+/// A store whose every call is bounded.
+struct Bounded<'a> {
+    store: &'a dyn FailureStore,
+    timeout: Duration,
+}
+
+impl Bounded<'_> {
+    async fn call<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, ReplayError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result.map_err(ReplayError::from),
+            Err(_) => Err(ReplayError::StoreTimeout {
+                after: self.timeout,
+            }),
+        }
+    }
+}
+
 /// Counts the replay in the store, then enqueues it; takes the count back if the queue
 /// has no room.
 async fn replay_one(
-    shared: &SharedRef,
+    store: &Bounded<'_>,
     record: &FailureRecord,
     max: u32,
     report: &mut ReplayReport,
+    enqueue: &(dyn Fn(QueuedEvent) -> bool + Sync),
 ) -> Result<bool, ReplayError> {
     let begin = RecordUpdate::BeginReplay {
         max_replay_attempts: max,
     };
-    let updated = match shared.store.update(&record.id, &begin).await {
+    let updated = match store.call(store.store.update(&record.id, &begin)).await {
         Ok(Some(updated)) => updated,
         Ok(None) => return Ok(false),
-        Err(StoreError::Rejected { reason, .. }) => {
+        Err(ReplayError::Store(StoreError::Rejected { reason, .. })) => {
             // Another replay got there first.
             report.eligible -= 1;
             count_skip(report, reason);
             return Ok(false);
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     let message = WebhookMessage::from_json_bytes(
         &updated.event,
@@ -273,7 +309,7 @@ async fn replay_one(
     )
     .map(|m| m.with_id(updated.webhook_id.clone()));
     let queued = match message {
-        Ok(message) => shared.push_replay(QueuedEvent {
+        Ok(message) => enqueue(QueuedEvent {
             message,
             replay_of: Some(updated.id.clone()),
             prior_attempts: updated.attempts,
@@ -284,10 +320,8 @@ async fn replay_one(
         report.replayed += 1;
     } else {
         report.skipped_enqueue_failed += 1;
-        shared
-            .store
-            .update(&record.id, &RecordUpdate::CancelReplay)
-            .await?;
+        let cancel = store.store.update(&record.id, &RecordUpdate::CancelReplay);
+        store.call(cancel).await?;
     }
     Ok(queued)
 }

@@ -8,7 +8,6 @@ mod record;
 
 pub use error::StoreError;
 pub use memory::{DEFAULT_CAPACITY, MemoryFailureStore};
-pub(crate) use record::clip_error;
 pub use record::{
     FailureKind, FailureRecord, MAX_ERROR_CHARS, RecordFilter, RecordId, RecordStatus,
     RecordUpdate, UpdateRejected, WebhookFailureRecord,

@@ -121,15 +121,7 @@ pub struct FailureRecord {
 pub type WebhookFailureRecord = FailureRecord;
 
 /// The longest error text a record keeps.
-pub const MAX_ERROR_CHARS: usize = 400;
-
-/// Truncates `text` to [`MAX_ERROR_CHARS`] characters (on a character boundary).
-pub(crate) fn clip_error(text: &str) -> String {
-    match text.char_indices().nth(MAX_ERROR_CHARS) {
-        Some((cut, _)) => text[..cut].to_owned(),
-        None => text.to_owned(),
-    }
-}
+pub const MAX_ERROR_CHARS: usize = crate::redact::MAX_ERROR_CHARS;
 
 /// A change to a stored record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +195,7 @@ impl FailureRecord {
             } => {
                 self.failed_at.clone_from(failed_at);
                 self.failed_at_ms = *failed_at_ms;
-                self.error = clip_error(error);
+                self.error = crate::redact::clip(error, MAX_ERROR_CHARS);
                 self.last_status = *last_status;
                 self.attempts = self.attempts.saturating_add(*attempts);
                 self.outcome = *outcome;

@@ -1,6 +1,6 @@
 //! What shutdown reports.
 
-use super::stats::DeliveryStats;
+use crate::accounting::DeliveryStats;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

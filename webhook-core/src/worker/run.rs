@@ -1,8 +1,10 @@
 //! The worker loop: hands queued events to delivery tasks, then drains on shutdown.
 
-use super::delivery::{Failure, deliver, finish_failed};
+use super::delivery::deliver;
+use super::engine::Engine;
 use super::report::ShutdownReport;
-use super::shared::{Phase, Shared};
+use super::settle::{self, Failure};
+use crate::accounting::DeliveryStats;
 use crate::queue::QueuedEvent;
 use crate::store::FailureKind;
 use std::sync::Arc;
@@ -17,20 +19,20 @@ pub(crate) enum Command {
 
 /// Runs until shut down (or until every handle is gone), then drains.
 pub(crate) async fn run(
-    shared: Arc<Shared>,
+    engine: Arc<Engine>,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) -> ShutdownReport {
     // Pin the wall-clock origin to this runtime's clock.
-    let _ = shared.wall_clock();
+    let _ = engine.clock.now();
     let timeout = loop {
-        match next_event(&shared, &mut commands).await {
+        match next_event(&engine, &mut commands).await {
             Ok((event, permit)) => {
-                tokio::spawn(lane(shared.clone(), event, permit));
+                tokio::spawn(lane(engine.clone(), event, permit));
             }
             Err(timeout) => break timeout,
         }
     };
-    drain(&shared, timeout).await
+    drain(&engine, timeout).await
 }
 
 /// Delivers `event`, then keeps its delivery slot for the next queued events while the
@@ -40,16 +42,16 @@ pub(crate) async fn run(
 /// spawning a task (on two cores, about a third of the worker's CPU per event). The
 /// slots are the same, so `max_concurrency` still bounds the deliveries in flight; when
 /// the queue runs dry the slot goes back and the dispatch loop takes over.
-async fn lane(shared: Arc<Shared>, mut event: QueuedEvent, mut permit: OwnedSemaphorePermit) {
-    let abort = shared.aborts.slot();
+async fn lane(engine: Arc<Engine>, mut event: QueuedEvent, mut permit: OwnedSemaphorePermit) {
+    let abort = engine.lifecycle.abort_slot();
     loop {
-        let Some(kept) = deliver(shared.clone(), event, permit, &abort).await else {
+        let Some(kept) = deliver(engine.clone(), event, permit, &abort).await else {
             return;
         };
-        if *shared.phase.borrow() != Phase::Running {
+        if !engine.lifecycle.is_running() {
             return;
         }
-        match shared.queue.pop() {
+        match engine.queue.pop() {
             Some(next) => (event, permit) = (next, kept),
             None => return,
         }
@@ -58,10 +60,10 @@ async fn lane(shared: Arc<Shared>, mut event: QueuedEvent, mut permit: OwnedSema
 
 /// Waits for a free slot and an event; `Err(timeout)` when shutdown is requested.
 async fn next_event(
-    shared: &Arc<Shared>,
+    engine: &Arc<Engine>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
 ) -> Result<(QueuedEvent, OwnedSemaphorePermit), Duration> {
-    let grace = shared.config.shutdown_grace;
+    let grace = engine.config.shutdown_grace;
     let requested = |cmd: Option<Command>| match cmd {
         Some(Command::Shutdown { timeout }) => timeout,
         None => grace,
@@ -69,29 +71,30 @@ async fn next_event(
     let permit = tokio::select! {
         biased;
         cmd = commands.recv() => return Err(requested(cmd)),
-        p = shared.permits.clone().acquire_owned() => match p {
+        p = engine.permits.clone().acquire_owned() => match p {
             Ok(p) => p,
             Err(_) => return Err(grace),
         },
     };
     loop {
-        if let Some(event) = shared.queue.pop() {
+        if let Some(event) = engine.queue.pop() {
             return Ok((event, permit));
         }
         tokio::select! {
             biased;
             cmd = commands.recv() => return Err(requested(cmd)),
-            () = shared.queue.ready() => {}
+            () = engine.queue.ready() => {}
         }
     }
 }
 
-async fn drain(shared: &Arc<Shared>, timeout: Duration) -> ShutdownReport {
+/// Stops intake, delivers until `timeout`, records what is left, and reports.
+async fn drain(engine: &Arc<Engine>, timeout: Duration) -> ShutdownReport {
     let started = tokio::time::Instant::now();
     let deadline = started + timeout;
-    let before = shared.counters.snapshot(shared.queue.len());
-    shared.queue.close();
-    shared.phase.send_replace(Phase::Draining { deadline });
+    let before = engine.ledger.snapshot();
+    engine.queue.close();
+    engine.lifecycle.begin_drain(deadline);
     tracing::debug!(
         queued = before.queued,
         in_flight = before.in_flight,
@@ -99,31 +102,47 @@ async fn drain(shared: &Arc<Shared>, timeout: Duration) -> ShutdownReport {
         timeout_ms = timeout.as_millis() as u64,
         "draining"
     );
+    deliver_until(engine, deadline).await;
+    let finished_in_time = engine.ledger.wait_idle_until(deadline).await;
+    engine.lifecycle.abort();
+    record_leftovers(engine);
+    let store_deadline = tokio::time::Instant::now() + engine.plugs.store_timeout;
+    if engine.ledger.wait_idle_until(store_deadline).await {
+        engine.ledger.assert_balanced();
+    }
+    let report = report(&before, engine.ledger.snapshot(), finished_in_time, started);
+    tracing::info!(
+        delivered = report.delivered,
+        recorded = report.recorded,
+        abandoned = report.abandoned,
+        unfinished = report.unfinished,
+        "webhook worker stopped"
+    );
+    report
+}
 
-    // Keep delivering what is queued until the deadline.
+/// Keeps delivering what is queued until the queue is empty or `deadline` passes.
+async fn deliver_until(engine: &Arc<Engine>, deadline: tokio::time::Instant) {
     loop {
         let permit = tokio::select! {
             biased;
-            () = tokio::time::sleep_until(deadline) => break,
-            p = shared.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = tokio::time::sleep_until(deadline) => return,
+            p = engine.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
         };
-        match shared.queue.pop() {
-            Some(event) => {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let abort = shared.aborts.slot();
-                    deliver(shared, event, permit, &abort).await
-                });
-            }
-            None => break,
-        }
+        let Some(event) = engine.queue.pop() else {
+            return;
+        };
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let abort = engine.lifecycle.abort_slot();
+            deliver(engine, event, permit, &abort).await
+        });
     }
-    let finished_in_time = shared.wait_idle_until(deadline).await;
+}
 
-    // Whatever is left goes to the store.
-    shared.phase.send_replace(Phase::Aborted);
-    shared.aborts.fire_all();
-    let leftovers = shared.queue.drain();
+/// Sends whatever is still queued to the store.
+fn record_leftovers(engine: &Arc<Engine>) {
+    let leftovers = engine.queue.drain();
     if !leftovers.is_empty() {
         tracing::warn!(
             count = leftovers.len(),
@@ -131,35 +150,30 @@ async fn drain(shared: &Arc<Shared>, timeout: Duration) -> ShutdownReport {
         );
     }
     for event in leftovers {
-        let shared = shared.clone();
+        let engine = engine.clone();
         tokio::spawn(async move {
             let error = "still queued at shutdown";
             let failure = Failure::without_status(FailureKind::Shutdown, error, 0);
-            finish_failed(&shared, &event, failure).await;
+            settle::failed(&engine, &event, failure).await;
         });
     }
-    let store_deadline = tokio::time::Instant::now() + shared.store_timeout;
-    shared.wait_idle_until(store_deadline).await;
+}
 
-    let after = shared.counters.snapshot(shared.queue.len());
-    let unfinished = after.in_flight + after.waiting_retries + after.queued;
-    let report = ShutdownReport {
+fn report(
+    before: &DeliveryStats,
+    after: DeliveryStats,
+    finished_in_time: bool,
+    started: tokio::time::Instant,
+) -> ShutdownReport {
+    let other_failures = |s: &DeliveryStats| s.failed - s.failed_by_kind.shutdown;
+    ShutdownReport {
         delivered: after.delivered - before.delivered,
         recorded: after.failed_by_kind.shutdown - before.failed_by_kind.shutdown,
-        failed: (after.failed - after.failed_by_kind.shutdown)
-            - (before.failed - before.failed_by_kind.shutdown),
+        failed: other_failures(&after) - other_failures(before),
         abandoned: after.store_errors - before.store_errors,
-        unfinished,
+        unfinished: after.in_flight + after.waiting_retries + after.queued,
         deadline_reached: !finished_in_time,
         elapsed: started.elapsed(),
         stats: after,
-    };
-    tracing::info!(
-        delivered = report.delivered,
-        recorded = report.recorded,
-        abandoned = report.abandoned,
-        unfinished,
-        "webhook worker stopped"
-    );
-    report
+    }
 }

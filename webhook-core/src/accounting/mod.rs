@@ -1,0 +1,321 @@
+//! The accounting identity and the one place that keeps it.
+//!
+//! Every accepted event is in exactly one state at a time: queued, in flight, waiting
+//! for a retry, or finished (delivered, failed, evicted). Each change of state is one
+//! method of [`Ledger`], and no other code touches its counters, so
+//!
+//! `accepted = delivered + failed + evicted + queued + in_flight + waiting_retries`
+//!
+//! holds by construction whenever no change is half done; debug builds assert it at
+//! the quiet point at the end of a shutdown ([`Ledger::assert_balanced`]).
+//!
+//! Orderings: the counters of the identity are changed and read with `SeqCst` (on the
+//! machines this runs on a read-modify-write costs the same under any ordering), so a
+//! snapshot never sees an event leave one state before it entered the previous one.
+//! Counters outside the identity (refusals, attempts, replays, store errors) are
+//! statistics and use `Relaxed`.
+
+mod stats;
+
+pub use stats::{DeliveryStats, DroppedCounts, FailedCounts};
+
+use crate::store::FailureKind;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Notify;
+
+/// Why an offered event was refused before it was accepted (outside the identity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    QueueFull,
+    BlockTimeout,
+    PayloadTooLarge,
+    ShuttingDown,
+    Invalid,
+    Filtered,
+    Disabled,
+}
+
+/// Counters outside the identity: what the engine did, for operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Activity {
+    /// An HTTP attempt started.
+    Attempt,
+    /// An attempt that is a retry started.
+    Retry,
+    /// A replayed record was enqueued.
+    ReplayEnqueued,
+    /// A replayed record was delivered and marked resolved.
+    ReplayResolved,
+    /// A failure-store write failed.
+    StoreError,
+}
+
+/// The live counters, and the only code that changes them.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    accepted: AtomicU64,
+    queued: AtomicU64,
+    in_flight: AtomicU64,
+    waiting: AtomicU64,
+    delivered: AtomicU64,
+    evicted: AtomicU64,
+    failed: [AtomicU64; 4],
+    refused: [AtomicU64; 7],
+    activity: [AtomicU64; 5],
+    /// Woken when the engine may have become idle (see [`Ledger::leave_in_flight`]).
+    idle: Notify,
+}
+
+const ID: Ordering = Ordering::SeqCst;
+
+const fn failed_index(kind: FailureKind) -> usize {
+    match kind {
+        FailureKind::Exhausted => 0,
+        FailureKind::Permanent => 1,
+        FailureKind::Overflow => 2,
+        FailureKind::Shutdown => 3,
+    }
+}
+
+impl Ledger {
+    // ---- queue side (called under the queue's lock) ----
+
+    /// A new event entered the queue.
+    pub(crate) fn accept(&self) {
+        self.queued.fetch_add(1, ID);
+        self.accepted.fetch_add(1, ID);
+    }
+
+    /// A queued event was evicted by the full-queue policy (a final state).
+    pub(crate) fn evict(&self) {
+        self.evicted.fetch_add(1, ID);
+        self.queued.fetch_sub(1, ID);
+    }
+
+    /// `n` queued events were taken for delivery (or for recording at shutdown).
+    pub(crate) fn start(&self, n: u64) {
+        self.in_flight.fetch_add(n, ID);
+        self.queued.fetch_sub(n, ID);
+    }
+
+    /// Events in the queue now.
+    pub(crate) fn queued(&self) -> u64 {
+        self.queued.load(ID)
+    }
+
+    // ---- delivery side ----
+
+    /// Moves an in-flight event to the retry wait if fewer than `max` wait; `false`
+    /// (nothing changed) otherwise.
+    pub(crate) fn park_for_retry(&self, max: u64) -> bool {
+        let reserved = self
+            .waiting
+            .fetch_update(ID, ID, |n| (n < max).then_some(n + 1))
+            .is_ok();
+        if reserved {
+            self.leave_in_flight();
+        }
+        reserved
+    }
+
+    /// A waiting event goes back in flight (its retry is due, or shutdown came).
+    pub(crate) fn resume(&self) {
+        self.in_flight.fetch_add(1, ID);
+        self.waiting.fetch_sub(1, ID);
+    }
+
+    /// An in-flight event was delivered (a final state).
+    pub(crate) fn delivered(&self) {
+        self.delivered.fetch_add(1, ID);
+        self.leave_in_flight();
+    }
+
+    /// An in-flight event finally failed (a final state; the store write was tried).
+    pub(crate) fn failed(&self, kind: FailureKind) {
+        self.failed[failed_index(kind)].fetch_add(1, ID);
+        self.leave_in_flight();
+    }
+
+    /// Leaves `in_flight` after the event's next state was counted.
+    ///
+    /// Only the waiters for idleness listen to `idle`, so they are woken only when this
+    /// may have made the engine idle, not once per event. Whatever event leaves last
+    /// sees the others' decrements (one chain of read-modify-writes), so the wake-up for
+    /// the idle state is never missed.
+    fn leave_in_flight(&self) {
+        let before = self.in_flight.fetch_sub(1, ID);
+        if before == 1 && self.is_idle() {
+            self.idle.notify_waiters();
+        }
+    }
+
+    // ---- outside the identity ----
+
+    /// Counts an event refused before acceptance.
+    pub(crate) fn refuse(&self, why: Refusal) {
+        self.refused[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts something the engine did.
+    pub(crate) fn note(&self, what: Activity) {
+        self.activity[what as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    // ---- reading ----
+
+    /// Whether nothing is queued, in flight or waiting.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.queued.load(ID) == 0 && self.in_flight.load(ID) == 0 && self.waiting.load(ID) == 0
+    }
+
+    /// Waits until the engine is idle or `deadline` passes; returns whether it is idle.
+    pub(crate) async fn wait_idle_until(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let woken = self.idle.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.is_idle() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                return self.is_idle();
+            }
+        }
+    }
+
+    /// Wakes the idle waiters so they look again (after a state change that
+    /// [`Ledger::leave_in_flight`] does not cover, e.g. a waiting retry resumed).
+    pub(crate) fn poke(&self) {
+        self.idle.notify_waiters();
+    }
+
+    /// The counters now. Each transition adds to the new state before it takes from
+    /// the old one, and `accepted` is read first, so a snapshot taken while events move
+    /// may count a moving event twice; at a quiet moment it is exact.
+    pub(crate) fn snapshot(&self) -> DeliveryStats {
+        let rel = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let id = |c: &AtomicU64| c.load(ID);
+        let accepted = id(&self.accepted);
+        let queued = id(&self.queued);
+        let in_flight = id(&self.in_flight);
+        let waiting_retries = id(&self.waiting);
+        let failed_by_kind = FailedCounts {
+            exhausted: id(&self.failed[0]),
+            permanent: id(&self.failed[1]),
+            overflow: id(&self.failed[2]),
+            shutdown: id(&self.failed[3]),
+        };
+        let r = |why: Refusal| rel(&self.refused[why as usize]);
+        let dropped = DroppedCounts {
+            queue_full: r(Refusal::QueueFull),
+            block_timeout: r(Refusal::BlockTimeout),
+            payload_too_large: r(Refusal::PayloadTooLarge),
+            shutting_down: r(Refusal::ShuttingDown),
+            invalid: r(Refusal::Invalid),
+        };
+        let a = |what: Activity| rel(&self.activity[what as usize]);
+        DeliveryStats {
+            delivered: id(&self.delivered),
+            evicted: id(&self.evicted),
+            accepted,
+            failed: failed_by_kind.total(),
+            failed_by_kind,
+            queued,
+            in_flight,
+            waiting_retries,
+            dropped_total: dropped.total(),
+            dropped,
+            filtered: r(Refusal::Filtered),
+            disabled: r(Refusal::Disabled),
+            attempts: a(Activity::Attempt),
+            retries: a(Activity::Retry),
+            replays_enqueued: a(Activity::ReplayEnqueued),
+            replays_resolved: a(Activity::ReplayResolved),
+            store_errors: a(Activity::StoreError),
+        }
+    }
+
+    /// At a quiet point (intake closed, nothing moving), checks the identity in debug
+    /// builds and logs a violation in release builds.
+    pub(crate) fn assert_balanced(&self) {
+        let stats = self.snapshot();
+        debug_assert!(stats.balances(), "accounting identity broken: {stats:?}");
+        if !stats.balances() {
+            tracing::error!(?stats, "webhook accounting identity broken");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_transition_keeps_the_identity() {
+        let ledger = Ledger::default();
+        for _ in 0..5 {
+            ledger.accept();
+        }
+        ledger.evict();
+        ledger.accept();
+        ledger.start(3);
+        assert!(ledger.park_for_retry(10));
+        ledger.delivered();
+        ledger.failed(FailureKind::Permanent);
+        ledger.resume();
+        ledger.failed(FailureKind::Shutdown);
+        let s = ledger.snapshot();
+        assert!(s.balances(), "{s:?}");
+        assert_eq!(
+            (s.accepted, s.queued, s.in_flight, s.waiting_retries),
+            (6, 2, 0, 0)
+        );
+        assert_eq!((s.delivered, s.evicted, s.failed), (1, 1, 2));
+        assert_eq!(s.failed_by_kind.shutdown, 1);
+    }
+
+    #[test]
+    fn the_retry_wait_is_bounded_and_a_refused_park_changes_nothing() {
+        let ledger = Ledger::default();
+        ledger.accept();
+        ledger.accept();
+        ledger.start(2);
+        assert!(ledger.park_for_retry(1));
+        assert!(!ledger.park_for_retry(1));
+        let s = ledger.snapshot();
+        assert_eq!((s.in_flight, s.waiting_retries), (1, 1));
+        assert!(s.balances());
+    }
+
+    #[test]
+    fn refusals_and_activity_stay_outside_the_identity() {
+        let ledger = Ledger::default();
+        ledger.refuse(Refusal::QueueFull);
+        ledger.refuse(Refusal::Filtered);
+        ledger.note(Activity::Attempt);
+        let s = ledger.snapshot();
+        assert_eq!((s.dropped_total, s.filtered, s.attempts), (1, 1, 1));
+        assert_eq!(s.accepted, 0);
+        assert!(s.balances() && s.is_idle());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_waiters_wake_when_the_last_event_finishes() {
+        let ledger = std::sync::Arc::new(Ledger::default());
+        ledger.accept();
+        ledger.start(1);
+        let waiter = {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+                ledger.wait_idle_until(deadline).await
+            })
+        };
+        tokio::task::yield_now().await;
+        ledger.delivered();
+        assert!(waiter.await.expect("waiter"));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        ledger.accept();
+        assert!(!ledger.wait_idle_until(deadline).await);
+    }
+}

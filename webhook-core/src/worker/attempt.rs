@@ -1,0 +1,143 @@
+//! One delivery attempt: send it, bounded and shielded from a panicking transport, and
+//! judge what came back.
+
+use super::engine::Engine;
+use super::lifecycle::AbortSlot;
+use crate::config::Destination;
+use crate::queue::QueuedEvent;
+use crate::retry::{StatusClass, classify_status};
+use crate::transport::{DeliveryResponse, TransportError};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// How much longer than the configured timeout the worker waits for a transport that
+/// does not return on its own.
+pub(crate) const BACKSTOP_MARGIN: Duration = Duration::from_millis(250);
+
+/// What one attempt came to.
+#[derive(Debug)]
+pub(crate) struct Verdict {
+    pub(crate) class: StatusClass,
+    pub(crate) status: Option<u16>,
+    pub(crate) retry_after: Option<Duration>,
+    /// Not yet redacted; empty on success.
+    pub(crate) error: String,
+}
+
+/// Makes attempt number `attempt` of `event`; `None` if the shutdown cut it off.
+pub(crate) async fn attempt(
+    engine: &Engine,
+    destination: &Arc<Destination>,
+    event: &QueuedEvent,
+    attempt: u32,
+    abort: &AbortSlot,
+) -> Option<Verdict> {
+    let request = engine
+        .requests
+        .build(destination, event, attempt, engine.clock.now());
+    let timeout = engine.requests.timeout();
+    // A transport bounds the exchange itself if it can; the worker's backstop fires a
+    // little later so that the two never race over an answer that arrived in time, and
+    // is left out for transports that promise to return in time.
+    let send = CatchPanic(engine.plugs.transport.send(request));
+    let bounded = bounded(
+        engine.plugs.transport_bounds_itself,
+        timeout + BACKSTOP_MARGIN,
+        send,
+    );
+    let result = tokio::select! {
+        biased;
+        () = abort.fired() => return None,
+        r = bounded => r,
+    };
+    let redacted = || destination.redacted().to_owned();
+    let result = match result {
+        Ok(Ok(result)) => result,
+        Ok(Err(Panicked)) => Err(TransportError::Request {
+            destination: redacted(),
+            detail: "the transport panicked (a bug in the transport)".to_owned(),
+        }),
+        Err(_) => Err(TransportError::Timeout {
+            destination: redacted(),
+            after: timeout,
+        }),
+    };
+    Some(judge(result))
+}
+
+/// Classifies what the transport returned.
+pub(crate) fn judge(result: Result<DeliveryResponse, TransportError>) -> Verdict {
+    match result {
+        Ok(response) => {
+            let code = response.status.as_u16();
+            let class = classify_status(code);
+            let why = match code {
+                300..=399 => " (redirects are not followed)",
+                410 => " (the receiver wants no more deliveries)",
+                _ => "",
+            };
+            Verdict {
+                class,
+                status: Some(code),
+                retry_after: if matches!(code, 429 | 503) {
+                    response.retry_after
+                } else {
+                    None
+                },
+                // Only failures need the text (this runs once per delivered event).
+                error: if class == StatusClass::Success {
+                    String::new()
+                } else {
+                    format!("server answered {}{why}", response.status)
+                },
+            }
+        }
+        Err(e) => Verdict {
+            class: if e.is_retryable() {
+                StatusClass::Retryable
+            } else {
+                StatusClass::Permanent
+            },
+            status: None,
+            retry_after: None,
+            error: e.to_string(),
+        },
+    }
+}
+
+/// A transport's future panicked.
+struct Panicked;
+
+/// Turns a panic inside a transport's future into an error, so the event is still
+/// accounted for instead of vanishing with its task.
+struct CatchPanic<F>(F);
+
+impl<F: Future + Unpin> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Panicked>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(Panicked)),
+        }
+    }
+}
+
+/// `attempt`, cut off after `backstop` unless the transport bounds itself.
+async fn bounded<F: Future>(
+    bounds_itself: bool,
+    backstop: Duration,
+    attempt: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    if bounds_itself {
+        Ok(attempt.await)
+    } else {
+        tokio::time::timeout(backstop, attempt).await
+    }
+}
