@@ -397,7 +397,10 @@ async fn responses_with_non_utf8_or_huge_headers_end_delivered_or_stored_never_l
         let (addr, count, _) = raw_server(vec![Answer::Bytes(head(b"200 OK", &extra))]).await;
         let (notifier, store) = notifier_for(addr, 2);
         notifier.enqueue(message(2));
-        assert!(notifier.wait_idle_async(Duration::from_secs(10)).await, "{what}");
+        assert!(
+            notifier.wait_idle_async(Duration::from_secs(10)).await,
+            "{what}"
+        );
         let s = notifier.shutdown(Duration::from_secs(1)).stats;
         assert_eq!((s.delivered, s.failed), (0, 1), "{what}: {s:?}");
         assert!(s.balances());

@@ -187,7 +187,10 @@ async fn events_for_an_endpoint_down_all_run_are_stored_then_one_replay_delivers
         .expect("notifier starts");
     let started = Instant::now();
     let selector = ReplaySelector::event("task_completed").limit(DOWN + 10);
-    let first = notifier.replay_async(&selector, false).await.expect("replay");
+    let first = notifier
+        .replay_async(&selector, false)
+        .await
+        .expect("replay");
     assert_eq!(
         (first.matched, first.eligible, first.replayed),
         (DOWN, DOWN, DOWN),

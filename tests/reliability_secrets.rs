@@ -169,8 +169,16 @@ async fn no_secret_reaches_logs_store_files_diagnostics_or_errors_under_the_faul
         .map(|(id, _)| id.clone())
         .take(5);
     let selector = ReplaySelector::ids(always_500);
-    let dry = run.notifier.replay_async(&selector, true).await.expect("dry run");
-    let real = run.notifier.replay_async(&selector, false).await.expect("replay");
+    let dry = run
+        .notifier
+        .replay_async(&selector, true)
+        .await
+        .expect("dry run");
+    let real = run
+        .notifier
+        .replay_async(&selector, false)
+        .await
+        .expect("replay");
     assert_eq!(real.replayed, 5, "{real:?}");
     assert!(run.notifier.wait_idle_async(Duration::from_secs(30)).await);
     texts.push(format!("{dry:?}{real:?}"));

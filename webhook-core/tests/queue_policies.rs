@@ -262,7 +262,11 @@ async fn send_with_builds_a_payload_only_for_events_that_are_delivered() {
     .expect("starts");
     let disabled = off.send_with(E::TaskFailed, || panic!("built while disabled"));
     assert_eq!(disabled, EnqueueOutcome::Dropped(DropReason::Disabled));
-    assert!(notifier.wait_idle_async(std::time::Duration::from_secs(10)).await);
+    assert!(
+        notifier
+            .wait_idle_async(std::time::Duration::from_secs(10))
+            .await
+    );
     let seen = fake.seen();
     assert_eq!(seen.len(), 1);
     assert!(

@@ -177,7 +177,11 @@ async fn a_failed_replay_updates_the_record_and_max_replay_attempts_is_respected
         .clone();
     let selector = ReplaySelector::ids([target.id.as_str()]).max_replay_attempts(2);
     for round in 1..=2 {
-        let r = f.notifier.replay_async(&selector, false).await.expect("replay");
+        let r = f
+            .notifier
+            .replay_async(&selector, false)
+            .await
+            .expect("replay");
         assert_eq!(r.replayed, 1, "round {round}");
         assert!(f.notifier.wait_idle_async(Duration::from_secs(10)).await);
         let rec = f.store.get(&target.id).await.expect("get").expect("exists");
@@ -185,7 +189,11 @@ async fn a_failed_replay_updates_the_record_and_max_replay_attempts_is_respected
         assert_eq!(rec.attempts, 1 + round, "attempts accumulate");
         assert_eq!(rec.status, RecordStatus::Failed);
     }
-    let third = f.notifier.replay_async(&selector, false).await.expect("replay");
+    let third = f
+        .notifier
+        .replay_async(&selector, false)
+        .await
+        .expect("replay");
     assert_eq!(
         (third.eligible, third.replayed, third.skipped_max_attempts),
         (0, 0, 1)

@@ -172,7 +172,10 @@ async fn permanent_failures_are_not_retried_and_are_recorded_as_permanent() {
         let fake = Scripted::new(move |_, _| answer.clone());
         let (notifier, store) = start(config(json!({})), fake.clone());
         notifier.send(&payload());
-        assert!(notifier.wait_idle_async(Duration::from_secs(600)).await, "{name}");
+        assert!(
+            notifier.wait_idle_async(Duration::from_secs(600)).await,
+            "{name}"
+        );
         assert_eq!(fake.seen().len(), 1, "{name}: attempted once");
         let records = store.list(&RecordFilter::newest(5)).await.expect("list");
         assert_eq!(records.len(), 1, "{name}");

@@ -148,11 +148,7 @@ fn io_detail(err: &(dyn StdError + 'static)) -> Option<&'static str> {
 
 /// Cuts a library's description to a short, single-line detail.
 fn bounded(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    match line.char_indices().nth(MAX_DETAIL) {
-        Some((at, _)) => format!("{}…", &line[..at]),
-        None => line.to_owned(),
-    }
+    webhook_core::redact::first_line(text, MAX_DETAIL)
 }
 
 #[cfg(test)]

@@ -233,38 +233,74 @@ impl WebhookConfig {
             (None, true) => return Err(ConfigError::MissingUrl),
             (None, false) => None,
         };
-        let mut secrets = Vec::new();
-        if let Some(s) = &self.secret {
-            secrets.push(Secret::parse(s).map_err(|source| ConfigError::Secret {
-                field: "secret",
-                source,
-            })?);
-        }
-        for s in self.previous_secrets.iter().flatten() {
-            secrets.push(Secret::parse(s).map_err(|source| ConfigError::Secret {
-                field: "previous_secrets",
-                source,
-            })?);
-        }
         let events = match &self.events {
             None => EventFilter::default_subscription(),
             Some(list) => parse_events(list)?,
         };
         let timeout = check("timeout_secs", self.timeout_secs, 30, 1..=300, "1..=300")?;
-        let retry = match &self.retry_schedule_ms {
-            Some(schedule) => parse_schedule(schedule)?,
-            None => {
-                let count = check("retry_count", self.retry_count, 3, 0..=10, "0..=10")?;
-                let backoff = check(
-                    "retry_backoff_ms",
-                    self.retry_backoff_ms,
-                    1000,
-                    100..=30_000,
-                    "100..=30000",
-                )?;
-                RetrySchedule::exponential(count, Duration::from_millis(u64::from(backoff)))
-            }
+        let signature_header = match &self.signature_header {
+            Some(name) => header_name("signature_header", name)?,
+            None => HeaderName::from_static(DEFAULT_HEX_HEADER),
         };
+        let limits = self.limits()?;
+        Ok(ResolvedWebhookConfig {
+            enabled,
+            destination,
+            destination_policy: policy,
+            secrets: self.secrets()?,
+            signature_scheme: self.signature_scheme.unwrap_or_default(),
+            headers: StaticHeaders(self.static_headers(&signature_header)?),
+            signature_header,
+            events,
+            timeout: Duration::from_secs(u64::from(timeout)),
+            retry: self.retry_schedule()?,
+            queue_capacity: limits.queue_capacity,
+            parallel_queue_multiplier: limits.multiplier,
+            queue_policy: self.queue_policy.unwrap_or_default(),
+            block_timeout: limits.block_timeout,
+            max_concurrency: limits.max_concurrency,
+            max_pending_retries: limits.max_pending_retries,
+            shutdown_grace: limits.shutdown_grace,
+            max_payload_bytes: limits.max_payload_bytes,
+            store_path: self.store_path.clone(),
+        })
+    }
+
+    /// `secret`, then `previous_secrets`, each parsed.
+    fn secrets(&self) -> Result<Vec<Secret>, ConfigError> {
+        let parse = |field: &'static str, text: &String| {
+            Secret::parse(text).map_err(|source| ConfigError::Secret { field, source })
+        };
+        let current = self.secret.iter().map(|s| parse("secret", s));
+        let previous = self
+            .previous_secrets
+            .iter()
+            .flatten()
+            .map(|s| parse("previous_secrets", s));
+        current.chain(previous).collect()
+    }
+
+    /// The explicit schedule if given, else the exponential one.
+    fn retry_schedule(&self) -> Result<RetrySchedule, ConfigError> {
+        if let Some(schedule) = &self.retry_schedule_ms {
+            return parse_schedule(schedule);
+        }
+        let count = check("retry_count", self.retry_count, 3, 0..=10, "0..=10")?;
+        let backoff = check(
+            "retry_backoff_ms",
+            self.retry_backoff_ms,
+            1000,
+            100..=30_000,
+            "100..=30000",
+        )?;
+        Ok(RetrySchedule::exponential(
+            count,
+            Duration::from_millis(u64::from(backoff)),
+        ))
+    }
+
+    /// The queue, concurrency and size limits, each checked against its range.
+    fn limits(&self) -> Result<Limits, ConfigError> {
         let capacity = check(
             "queue_capacity",
             self.queue_capacity,
@@ -314,14 +350,23 @@ impl WebhookConfig {
             1024..=16 * 1024 * 1024,
             "1024..=16777216",
         )?;
-        let signature_header = match &self.signature_header {
-            Some(name) => header_name("signature_header", name)?,
-            None => HeaderName::from_static(DEFAULT_HEX_HEADER),
-        };
+        Ok(Limits {
+            queue_capacity: capacity as usize,
+            multiplier,
+            block_timeout: Duration::from_millis(block),
+            max_concurrency: concurrency as usize,
+            max_pending_retries: pending as usize,
+            shutdown_grace: Duration::from_millis(grace),
+            max_payload_bytes: usize::try_from(max_payload).unwrap_or(usize::MAX),
+        })
+    }
+
+    /// The extra static headers: valid, not reserved, not the signature header.
+    fn static_headers(&self, signature_header: &HeaderName) -> Result<HeaderMap, ConfigError> {
         let mut headers = HeaderMap::new();
         for (name, value) in self.headers.iter().flatten() {
             let header = header_name("headers", name)?;
-            if header == signature_header {
+            if header == *signature_header {
                 return Err(ConfigError::InvalidHeader {
                     field: "headers",
                     name: name.clone(),
@@ -337,28 +382,19 @@ impl WebhookConfig {
             value.set_sensitive(true);
             headers.insert(header, value);
         }
-        Ok(ResolvedWebhookConfig {
-            enabled,
-            destination,
-            destination_policy: policy,
-            secrets,
-            signature_scheme: self.signature_scheme.unwrap_or_default(),
-            signature_header,
-            events,
-            timeout: Duration::from_secs(u64::from(timeout)),
-            retry,
-            queue_capacity: capacity as usize,
-            parallel_queue_multiplier: multiplier,
-            queue_policy: self.queue_policy.unwrap_or_default(),
-            block_timeout: Duration::from_millis(block),
-            max_concurrency: concurrency as usize,
-            max_pending_retries: pending as usize,
-            shutdown_grace: Duration::from_millis(grace),
-            max_payload_bytes: usize::try_from(max_payload).unwrap_or(usize::MAX),
-            store_path: self.store_path.clone(),
-            headers: StaticHeaders(headers),
-        })
+        Ok(headers)
     }
+}
+
+/// The checked numeric limits of a configuration.
+struct Limits {
+    queue_capacity: usize,
+    multiplier: f32,
+    block_timeout: Duration,
+    max_concurrency: usize,
+    max_pending_retries: usize,
+    shutdown_grace: Duration,
+    max_payload_bytes: usize,
 }
 
 fn parse_events(list: &[String]) -> Result<EventFilter, ConfigError> {

@@ -4,8 +4,8 @@ use crate::accounting::DeliveryStats;
 use crate::config::ResolvedWebhookConfig;
 use crate::redact::Redactor;
 use crate::store::{FailureRecord, FailureStore, RecordFilter};
-use std::time::Duration;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Everything an operator needs to see at once. Serializes to JSON; holds no secret
 /// (the destination is redacted, records are sanitized).

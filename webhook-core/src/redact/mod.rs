@@ -70,10 +70,9 @@ const INVALID: &str = "<invalid url>";
 fn host_and_port(scheme: &str, authority: &str) -> Option<String> {
     let uri = format!("{scheme}://{authority}/").parse::<Uri>().ok()?;
     let (scheme, authority) = (uri.scheme_str()?, uri.authority()?);
-    let port_text = authority
-        .as_str()
-        .rsplit_once(':')
-        .filter(|(host, _)| !host.ends_with(':') && (!host.starts_with('[') || host.ends_with(']')));
+    let port_text = authority.as_str().rsplit_once(':').filter(|(host, _)| {
+        !host.ends_with(':') && (!host.starts_with('[') || host.ends_with(']'))
+    });
     if let Some((_, port)) = port_text {
         if !port.is_empty() && authority.port_u16().is_none() {
             return None;

@@ -10,8 +10,8 @@ use crate::store::{
     FailureKind, FailureRecord, FailureStore, RecordFilter, RecordId, RecordStatus, RecordUpdate,
     StoreError, UpdateRejected,
 };
-use std::time::Duration;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Default number of records a replay considers.
 pub const DEFAULT_LIMIT: usize = 20;

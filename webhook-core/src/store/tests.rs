@@ -32,5 +32,10 @@ fn record_ids_sort_by_time() {
 #[test]
 fn errors_are_clipped_to_400_characters() {
     let long = "é".repeat(1000);
-    assert_eq!(crate::redact::clip(&long, record::MAX_ERROR_CHARS).chars().count(), 400);
+    assert_eq!(
+        crate::redact::clip(&long, record::MAX_ERROR_CHARS)
+            .chars()
+            .count(),
+        400
+    );
 }

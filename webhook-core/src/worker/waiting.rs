@@ -171,7 +171,9 @@ impl Notifier {
         let engine = self.inner.engine.clone();
         let published = async move { engine.lifecycle.report().wait().await.is_some() };
         // Ends with the report, at the bound, or when the worker's runtime stops.
-        let _ = self.call_async(self.shutdown_work(timeout), published).await;
+        let _ = self
+            .call_async(self.shutdown_work(timeout), published)
+            .await;
         let Some(report) = report.get() else {
             return self.stuck_report();
         };
