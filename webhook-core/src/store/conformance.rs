@@ -82,7 +82,7 @@ pub async fn record_then_read_back(store: &dyn FailureStore) {
     assert_eq!(store.count().await.expect("count"), 1);
     assert!(
         store
-            .get(&RecordId::from_string("rec_missing"))
+            .get(&RecordId::from_string("rec_missing").expect("a valid id"))
             .await
             .expect("get")
             .is_none()
@@ -242,7 +242,7 @@ pub async fn replay_bookkeeping(store: &dyn FailureStore) {
     ));
     assert!(
         store
-            .update(&RecordId::from_string("rec_missing"), &begin)
+            .update(&RecordId::from_string("rec_missing").expect("a valid id"), &begin)
             .await
             .expect("update of a missing id is not an error")
             .is_none()

@@ -387,7 +387,7 @@ async fn record_failure(shared: &Shared, event: &QueuedEvent, failure: Failure) 
     match tokio::time::timeout(shared.store_timeout, write).await {
         Ok((_, Ok(()))) => {}
         Ok((id, Err(e))) => store_error(shared, &id, &e.to_string()),
-        Err(_) => store_error(shared, &RecordId::from_string("(pending)"), "timed out"),
+        Err(_) => store_error(shared, &RecordId::unchecked("(pending)"), "timed out"),
     }
     bump(shared.counters.failed(kind));
     shared.leave_in_flight();
