@@ -63,7 +63,10 @@ async fn an_empty_selector_is_refused_with_a_message_that_shows_how_to_select() 
     for hint in ["`ids`", "`event`", "`task_id`", "`all`"] {
         assert!(msg.contains(hint), "{msg}");
     }
-    assert!(!msg.contains("--"), "core names its API, not CLI flags: {msg}");
+    assert!(
+        !msg.contains("--"),
+        "core names its API, not CLI flags: {msg}"
+    );
     let zero = ReplaySelector::all().limit(0);
     assert!(matches!(
         f.notifier.replay(&zero, true).await,
