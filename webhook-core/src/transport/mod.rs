@@ -1,8 +1,8 @@
 //! The `Transport` plug point: one delivery attempt.
 //!
 //! Everything an implementation names is reachable from `webhook_core`: the
-//! [`async_trait`](crate::async_trait) attribute, [`Bytes`], [`HeaderMap`] and
-//! [`StatusCode`] (re-exported here), and the rest of [`http`](crate::http). A transport
+//! [`async_trait`](macro@crate::async_trait) attribute, [`Bytes`], [`HeaderMap`] and
+//! [`StatusCode`] (re-exported here), and the rest of [`http`]. A transport
 //! crate needs no dependency on `async-trait`, `http` or `bytes` of its own.
 
 mod error;
