@@ -6,13 +6,14 @@
 //!
 //! Run: `cargo run --example custom_policy`
 
-use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use webhook_core::queue::{FullQueue, FullQueueAction, QueuePolicy};
-use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
-use webhook_core::{Notifier, WebhookConfig, WebhookEventType, WebhookPayload};
+use webhook_core::transport::{
+    DeliveryRequest, DeliveryResponse, StatusCode, Transport, TransportError,
+};
+use webhook_core::{Notifier, WebhookConfig, WebhookEventType, WebhookPayload, async_trait};
 
 #[derive(Debug)]
 struct KeepFailures;
@@ -34,7 +35,7 @@ struct Slow(Arc<Semaphore>);
 impl Transport for Slow {
     async fn send(&self, _: DeliveryRequest) -> Result<DeliveryResponse, TransportError> {
         let _permit = self.0.acquire().await;
-        Ok(DeliveryResponse::new(http::StatusCode::OK))
+        Ok(DeliveryResponse::new(StatusCode::OK))
     }
 }
 

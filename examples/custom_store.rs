@@ -7,14 +7,15 @@
 //!
 //! Run: `cargo run --example custom_store`
 
-use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use webhook_core::store::{FailureRecord, RecordFilter, RecordId, RecordUpdate, StoreError};
 use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
-use webhook_core::{FailureStore, Notifier, WebhookConfig, WebhookEventType, WebhookPayload};
+use webhook_core::{
+    FailureStore, Notifier, WebhookConfig, WebhookEventType, WebhookPayload, async_trait,
+};
 
 /// All records in one JSON file, rewritten on every change (fine for small volumes).
 #[derive(Debug)]

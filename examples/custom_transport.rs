@@ -6,14 +6,16 @@
 //!
 //! Run: `cargo run --example custom_transport`
 
-use async_trait::async_trait;
-use http::StatusCode;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
-use webhook_core::{MemoryFailureStore, Notifier, WebhookConfig, WebhookEventType, WebhookPayload};
+use webhook_core::transport::{
+    DeliveryRequest, DeliveryResponse, StatusCode, Transport, TransportError,
+};
+use webhook_core::{
+    MemoryFailureStore, Notifier, WebhookConfig, WebhookEventType, WebhookPayload, async_trait,
+};
 
 /// Writes each attempt as one JSON line: the webhook id, the attempt and the body.
 #[derive(Debug)]

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 use webhook_core::{
     ConfigError, FailureStore, MemoryFailureStore, Notifier, ResolvedWebhookConfig, ShutdownReport,
@@ -36,6 +37,9 @@ struct Running {
 #[derive(Default)]
 struct Global {
     running: Option<Running>,
+    /// Notifiers replaced by a configuration change, shutting down on threads of their
+    /// own; [`shutdown_worker`] waits for them.
+    retiring: Vec<JoinHandle<ShutdownReport>>,
     /// Stores stay open across rebuilds: a sled folder can be opened once per process.
     stores: HashMap<PathBuf, Arc<dyn FailureStore>>,
 }
@@ -87,8 +91,7 @@ impl Global {
         let store = self.store_for(config);
         let notifier = Notifier::start(resolved, Arc::new(transport), store)?;
         if let Some(old) = self.running.take() {
-            // Let the old worker drain in the background: the caller must not wait.
-            std::thread::spawn(move || drop(old.notifier));
+            self.retire(old.notifier);
         }
         self.running = Some(Running {
             config: config.clone(),
@@ -99,8 +102,31 @@ impl Global {
     }
 }
 
+impl Global {
+    /// Shuts `old` down on a thread of its own, so the caller does not wait: it keeps
+    /// delivering for its `shutdown_grace`, then records what is left. The thread is kept
+    /// for [`shutdown_worker`] to join.
+    fn retire(&mut self, old: Notifier) {
+        self.retiring.retain(|thread| !thread.is_finished());
+        let grace = old.config().shutdown_grace;
+        let spawned = std::thread::Builder::new()
+            .name("webhook-retire".to_owned())
+            .spawn(move || old.shutdown(grace));
+        match spawned {
+            Ok(thread) => self.retiring.push(thread),
+            // The notifier moved into the closure is dropped with it, which drains it
+            // for the same grace on this thread.
+            Err(error) => {
+                tracing::warn!(%error, "could not start a thread to retire the previous webhook worker; it was shut down in place")
+            }
+        }
+    }
+}
+
 /// The global notifier for `config`, started (or rebuilt, if the configuration changed)
-/// as needed. Parallel scaling set by [`init_worker_for_parallel`](crate::init_worker_for_parallel)
+/// as needed. A rebuild shuts the previous notifier down in the background (it delivers
+/// for its `shutdown_grace`, then records what is left; handles to it then refuse new
+/// events), and [`shutdown_worker`] waits for that. Parallel scaling set by [`init_worker_for_parallel`](crate::init_worker_for_parallel)
 /// is kept while the configuration stays the same.
 pub fn global_notifier(config: &WebhookConfig) -> Result<Notifier, GlobalError> {
     let mut global = global();
@@ -130,9 +156,23 @@ pub(crate) fn start_parallel(
 /// Stops the global worker: delivers what it can within `timeout`, records the rest in
 /// the failure store, and returns the report (`None` if no worker was running).
 ///
+/// It also waits for the workers that configuration changes replaced: each is already
+/// shutting down within its own `shutdown_grace` (plus the store timeout), and has
+/// recorded what it could not deliver when this returns.
+///
 /// Statics are not dropped at process exit, so call this before exiting to keep
 /// queued events (a durable store then loses nothing).
 pub fn shutdown_worker(timeout: Duration) -> Option<ShutdownReport> {
-    let running = global().running.take()?;
-    Some(running.notifier.shutdown(timeout))
+    let (running, retiring) = {
+        let mut global = global();
+        (global.running.take(), std::mem::take(&mut global.retiring))
+    };
+    let report = running.map(|running| running.notifier.shutdown(timeout));
+    for thread in retiring {
+        match thread.join() {
+            Ok(retired) => tracing::debug!(?retired, "previous webhook worker stopped"),
+            Err(_) => tracing::error!("the thread retiring a previous webhook worker panicked"),
+        }
+    }
+    report
 }

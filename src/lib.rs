@@ -23,9 +23,11 @@
 //! store) use [`webhook_core::Notifier`] directly; this layer is a thin wrapper over it.
 
 mod global;
+mod outcome;
 mod seed;
 
 pub use global::{GlobalError, global_notifier, shutdown_worker};
+pub use outcome::NotifyOutcome;
 pub use seed::*;
 
 /// The seed re-exported its queue policy from its contracts module; so does this crate.

@@ -2,8 +2,9 @@
 //!
 //! Every `notify_*` function checks the configuration (enabled, event filter), then
 //! builds a [`WebhookPayload`] and enqueues it; a filtered event costs no payload. None
-//! blocks or fails the caller. The returned [`EnqueueOutcome`] may be ignored.
+//! blocks or fails the caller. The returned [`NotifyOutcome`] may be ignored.
 
+use crate::NotifyOutcome;
 use crate::global::{global_notifier, start_parallel};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub fn send_webhook(
     current_status: Option<&str>,
     note: Option<&str>,
     config: &WebhookConfig,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     send_built(event, config, || {
         let mut payload = task_payload(event, task_id, task_title, note, None);
         payload.previous_status = previous_status.map(str::to_owned);
@@ -38,7 +39,7 @@ pub fn send_webhook(
 /// Send a webhook payload directly (non-blocking, enqueues for delivery).
 ///
 /// The payload is sent as it is (its `event` may be a custom name).
-pub fn send_webhook_payload(payload: WebhookPayload, config: &WebhookConfig) -> EnqueueOutcome {
+pub fn send_webhook_payload(payload: WebhookPayload, config: &WebhookConfig) -> NotifyOutcome {
     with_notifier(config, &payload.event, |notifier| notifier.send(&payload))
 }
 
@@ -48,7 +49,7 @@ fn send_built(
     event: WebhookEventType,
     config: &WebhookConfig,
     build: impl FnOnce() -> WebhookPayload,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     with_notifier(config, event.as_str(), |notifier| {
         notifier.send_with(event, build)
     })
@@ -60,15 +61,15 @@ fn with_notifier(
     config: &WebhookConfig,
     event: &str,
     send: impl FnOnce(&Notifier) -> EnqueueOutcome,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     if !config.enabled.unwrap_or(false) {
-        return EnqueueOutcome::Dropped(DropReason::Disabled);
+        return EnqueueOutcome::Dropped(DropReason::Disabled).into();
     }
     match global_notifier(config) {
-        Ok(notifier) => send(&notifier),
+        Ok(notifier) => send(&notifier).into(),
         Err(error) => {
             tracing::warn!(%error, event, "webhook not sent: configuration refused");
-            EnqueueOutcome::Dropped(DropReason::InvalidConfig)
+            NotifyOutcome::InvalidConfig
         }
     }
 }
@@ -98,7 +99,7 @@ fn task_event(
     note: Option<&str>,
     context: Option<&WebhookContext>,
     config: &WebhookConfig,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     send_built(event, config, || {
         task_payload(event, task_id, task_title, note, context)
     })
@@ -108,7 +109,7 @@ fn loop_event(
     event: WebhookEventType,
     note: Option<&str>,
     config: &WebhookConfig,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     send_built(event, config, || {
         let mut payload = WebhookPayload::new(event);
         payload.note = note.map(str::to_owned);
@@ -123,7 +124,7 @@ pub fn notify_task_created(
     task_id: &str,
     task_title: &str,
     config: &WebhookConfig,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     task_event(
         WebhookEventType::TaskCreated,
         task_id,
@@ -142,7 +143,7 @@ pub fn notify_task_created_with_context(
     task_title: &str,
     config: &WebhookConfig,
     context: &WebhookContext,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     task_event(
         WebhookEventType::TaskCreated,
         task_id,
@@ -160,7 +161,7 @@ pub fn notify_task_started(
     task_id: &str,
     task_title: &str,
     config: &WebhookConfig,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     task_event(
         WebhookEventType::TaskStarted,
         task_id,
@@ -179,7 +180,7 @@ pub fn notify_task_started_with_context(
     task_title: &str,
     config: &WebhookConfig,
     context: &WebhookContext,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     task_event(
         WebhookEventType::TaskStarted,
         task_id,
@@ -197,7 +198,7 @@ pub fn notify_task_completed(
     task_id: &str,
     task_title: &str,
     config: &WebhookConfig,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     task_event(
         WebhookEventType::TaskCompleted,
         task_id,
@@ -216,7 +217,7 @@ pub fn notify_task_completed_with_context(
     task_title: &str,
     config: &WebhookConfig,
     context: &WebhookContext,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     task_event(
         WebhookEventType::TaskCompleted,
         task_id,
@@ -235,7 +236,7 @@ pub fn notify_task_failed(
     task_title: &str,
     reason: Option<&str>,
     config: &WebhookConfig,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     task_event(
         WebhookEventType::TaskFailed,
         task_id,
@@ -256,7 +257,7 @@ pub fn notify_task_failed_with_context(
     reason: Option<&str>,
     config: &WebhookConfig,
     context: &WebhookContext,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     task_event(
         WebhookEventType::TaskFailed,
         task_id,
@@ -277,7 +278,7 @@ pub fn notify_status_changed(
     previous_status: &str,
     current_status: &str,
     config: &WebhookConfig,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     send_webhook(
         WebhookEventType::TaskStatusChanged,
         task_id,
@@ -293,7 +294,7 @@ pub fn notify_status_changed(
 /// no task association.
 ///
 /// Sends `loop_started` with an optional `note`.
-pub fn notify_loop_started(note: Option<&str>, config: &WebhookConfig) -> EnqueueOutcome {
+pub fn notify_loop_started(note: Option<&str>, config: &WebhookConfig) -> NotifyOutcome {
     loop_event(WebhookEventType::LoopStarted, note, config)
 }
 
@@ -301,7 +302,7 @@ pub fn notify_loop_started(note: Option<&str>, config: &WebhookConfig) -> Enqueu
 /// no task association.
 ///
 /// Sends `loop_stopped` with an optional `note` (e.g. why it stopped).
-pub fn notify_loop_stopped(note: Option<&str>, config: &WebhookConfig) -> EnqueueOutcome {
+pub fn notify_loop_stopped(note: Option<&str>, config: &WebhookConfig) -> NotifyOutcome {
     loop_event(WebhookEventType::LoopStopped, note, config)
 }
 
@@ -309,7 +310,7 @@ pub fn notify_loop_stopped(note: Option<&str>, config: &WebhookConfig) -> Enqueu
 /// with no task association.
 ///
 /// Sends `queue_unblocked` with an optional `note`.
-pub fn notify_queue_unblocked(note: Option<&str>, config: &WebhookConfig) -> EnqueueOutcome {
+pub fn notify_queue_unblocked(note: Option<&str>, config: &WebhookConfig) -> NotifyOutcome {
     loop_event(WebhookEventType::QueueUnblocked, note, config)
 }
 
@@ -321,7 +322,7 @@ fn phase_event(
     phase_count: u32,
     config: &WebhookConfig,
     context: &WebhookContext,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     send_built(event, config, || {
         let mut payload = task_payload(event, task_id, task_title, None, Some(context));
         payload.context.phase = Some(phase);
@@ -341,7 +342,7 @@ pub fn notify_phase_started(
     phase_count: u32,
     config: &WebhookConfig,
     context: &WebhookContext,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     phase_event(
         WebhookEventType::PhaseStarted,
         task_id,
@@ -364,7 +365,7 @@ pub fn notify_phase_completed(
     phase_count: u32,
     config: &WebhookConfig,
     context: &WebhookContext,
-) -> EnqueueOutcome {
+) -> NotifyOutcome {
     phase_event(
         WebhookEventType::PhaseCompleted,
         task_id,

@@ -105,7 +105,7 @@ fn every_notify_function_sends_its_event_with_its_fields() {
         send_webhook_payload(WebhookPayload::named("custom_event").note("custom"), c),
     ];
     assert!(
-        outcomes.iter().all(EnqueueOutcome::is_accepted),
+        outcomes.iter().all(NotifyOutcome::is_accepted),
         "{outcomes:?}"
     );
     let mut bodies = delivered(&f.receiver, outcomes.len());
@@ -218,7 +218,7 @@ fn the_event_filter_the_enabled_flag_and_a_bad_config_stop_events() {
     };
     assert_eq!(
         notify_task_created("T1", "x", &invalid),
-        EnqueueOutcome::Dropped(DropReason::InvalidConfig)
+        NotifyOutcome::InvalidConfig
     );
     assert_eq!(f.receiver.request_count(), 1, "nothing else was sent");
 }
@@ -270,6 +270,52 @@ fn a_config_change_rebuilds_the_worker_and_parallel_init_scales_it() {
     };
     let err = init_worker_for_parallel(&bad, 2).expect_err("invalid config refused");
     assert!(err.to_string().contains("queue_capacity"), "{err}");
+}
+
+#[test]
+fn shutdown_worker_waits_until_a_worker_replaced_by_a_config_change_has_stopped() {
+    let f = fixture(Script::always(Reply::ok()));
+    // The first endpoint holds its answers: the old worker's event stays in flight.
+    f.receiver.pause();
+    let quick = WebhookConfig {
+        shutdown_grace_ms: Some(200),
+        ..f.config.clone()
+    };
+    let old = global_notifier(&quick).expect("running");
+    assert!(notify_task_created("T1", "held", &quick).is_accepted());
+    let second = TestReceiver::builder()
+        .secret("seed-secret")
+        .start()
+        .expect("receiver");
+    let moved = WebhookConfig {
+        url: Some(second.url()),
+        ..quick.clone()
+    };
+    assert!(notify_task_created("T2", "second", &moved).is_accepted());
+
+    let report = shutdown_worker(Duration::from_secs(5)).expect("a worker was running");
+    assert_eq!(
+        report.stats.delivered, 1,
+        "the new worker delivered its event"
+    );
+    // The old worker (still referenced here) was shut down, and shutdown_worker waited
+    // for it: its held event is accounted for and recorded.
+    let stats = old.stats();
+    assert_eq!(
+        (stats.queued, stats.in_flight, stats.waiting_retries),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.failed_by_kind.shutdown, 1, "{stats:?}");
+    let held = runtime()
+        .block_on(
+            old.store()
+                .list(&webhook_core::store::RecordFilter::newest(10).task_id("T1")),
+        )
+        .expect("list");
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].outcome, webhook_core::store::FailureKind::Shutdown);
+    f.receiver.resume();
 }
 
 #[test]

@@ -33,6 +33,13 @@ pub mod time;
 pub mod transport;
 pub mod worker;
 
+/// The attribute that implementations of [`Transport`] and [`FailureStore`] put on their
+/// `impl` blocks (re-exported from `async-trait`, so implementers need no dependency on it).
+pub use async_trait::async_trait;
+/// The `http` crate, whose [`StatusCode`](http::StatusCode) and
+/// [`HeaderMap`](http::HeaderMap) the [`Transport`] contract uses.
+pub use http;
+
 pub use config::{ConfigError, ResolvedWebhookConfig, WebhookConfig};
 pub use diagnostics::WebhookDiagnostics;
 pub use event::{WebhookContext, WebhookEventType, WebhookId, WebhookMessage, WebhookPayload};
@@ -42,6 +49,7 @@ pub use store::{FailureRecord, FailureStore, MemoryFailureStore, WebhookFailureR
 pub use transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
 pub use worker::{
     DeliveryStats, DropReason, EnqueueOutcome, Notifier, NotifierBuilder, ShutdownReport,
+    StartError,
 };
 
 #[cfg(test)]

@@ -60,9 +60,13 @@ async fn an_empty_selector_is_refused_with_a_message_that_shows_how_to_select() 
         .unwrap_err();
     assert!(matches!(err, ReplayError::EmptySelector));
     let msg = err.to_string();
-    for hint in ["--id", "--event", "--task-id", "--all"] {
+    for hint in ["`ids`", "`event`", "`task_id`", "`all`"] {
         assert!(msg.contains(hint), "{msg}");
     }
+    assert!(
+        !msg.contains("--"),
+        "core names its API, not CLI flags: {msg}"
+    );
     let zero = ReplaySelector::all().limit(0);
     assert!(matches!(
         f.notifier.replay_async(&zero, true).await,

@@ -26,3 +26,24 @@ async fn a_store_in_an_application_db_passes_the_core_behaviour_suite() {
     let store = SledFailureStore::from_tree(db, tree, "app.db").expect("store");
     conformance::run_all(Arc::new(store)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_sled_store_passes_the_suite_with_its_bound() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bound = conformance::MIN_BOUND_FOR_RUN_ALL + 5;
+    let store = SledFailureStore::builder()
+        .with_max_records(bound)
+        .open(dir.path().join("failures"))
+        .expect("open");
+    conformance::run_all_bounded(Arc::new(store), bound).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_sled_store_keeps_only_its_newest_records() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SledFailureStore::builder()
+        .with_max_records(3)
+        .open(dir.path().join("failures"))
+        .expect("open");
+    conformance::retention_keeps_the_newest(&store, 3).await;
+}

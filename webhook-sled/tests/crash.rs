@@ -101,7 +101,7 @@ fn spawn_child(mode: &str, store: &Path) -> Child {
 /// the same line, so the marker is looked for anywhere.
 fn acknowledged(line: &str) -> Option<RecordId> {
     line.split_once("ACK ")
-        .map(|(_, id)| RecordId::from_string(id.trim()))
+        .map(|(_, id)| RecordId::from_string(id.trim()).expect("the child prints valid record ids"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

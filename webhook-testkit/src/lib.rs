@@ -64,16 +64,17 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use webhook_core::transport::DeliveryResponse;
+//! use webhook_core::transport::{DeliveryResponse, StatusCode};
 //! use webhook_core::{Notifier, WebhookEventType, WebhookPayload};
 //! use webhook_testkit::{MockTransport, TestConfig};
 //!
-//! let mut transport = MockTransport::new();
+//! // The worker asks `enforces_timeout` once at start: answer it as the trait's default does.
+//! let mut transport = MockTransport::with_enforces_timeout(false);
 //! transport
 //!     .expect_send()
 //!     .withf(|request| request.attempt == 1 && request.webhook_id().is_some())
 //!     .times(1)
-//!     .returning(|_| Ok(DeliveryResponse::new(http::StatusCode::NO_CONTENT)));
+//!     .returning(|_| Ok(DeliveryResponse::new(StatusCode::NO_CONTENT)));
 //! let notifier = Notifier::builder(TestConfig::default().resolve()?, Arc::new(transport)).start()?;
 //! notifier.send(&WebhookPayload::new(WebhookEventType::TaskCreated));
 //! let report = notifier.shutdown(Duration::from_secs(5));
@@ -88,8 +89,8 @@
 //! rules. [`store_suite::run_all`] checks every promise of the trait (read back,
 //! newest first, filters, replay bookkeeping, no lost concurrent update, pruning):
 //! ```
-//! use async_trait::async_trait;
 //! use std::sync::{Arc, Mutex};
+//! use webhook_core::async_trait;
 //! use webhook_core::store::{
 //!     FailureRecord, FailureStore, RecordFilter, RecordId, RecordUpdate, StoreError,
 //! };

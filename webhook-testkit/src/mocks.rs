@@ -4,6 +4,15 @@
 //! Each mock implements `Debug` (as the traits require) and works as a trait object:
 //! `Arc::new(mock)` goes straight into a `Notifier` builder.
 //!
+//! Like every mockall mock, a method called without a matching expectation panics,
+//! naming the method. The worker calls two methods whatever the test is about:
+//! - [`Transport::enforces_timeout`], once, when the notifier starts (on the thread that
+//!   calls `start`). [`MockTransport::with_enforces_timeout`]`(false)` answers it as the
+//!   trait's default does (the worker then bounds each attempt with its own timer),
+//!   however often it is asked; `MockTransport::new()` plus
+//!   `expect_enforces_timeout()` pins the answer and the number of calls.
+//! - [`FailureStore::location`], for diagnostics: `expect_location().return_const(..)`.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use webhook_core::queue::{FullQueueAction, QueuePolicy};
@@ -22,7 +31,7 @@
 // mockall generates the items of these mocks, whose docs it writes itself.
 #![allow(missing_docs)]
 
-use async_trait::async_trait;
+use webhook_core::async_trait;
 use webhook_core::queue::{FullQueue, FullQueueAction, QueuePolicy};
 use webhook_core::store::{
     FailureRecord, FailureStore, RecordFilter, RecordId, RecordUpdate, StoreError,
@@ -30,13 +39,38 @@ use webhook_core::store::{
 use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
 
 mockall::mock! {
-    /// A mock [`Transport`]: set expectations with `expect_send()`.
+    /// A mock [`Transport`]: set expectations with `expect_send()` and
+    /// `expect_enforces_timeout()` (or start from
+    /// [`MockTransport::with_enforces_timeout`], which answers the latter).
     #[derive(Debug)]
     pub Transport {}
 
     #[async_trait]
     impl Transport for Transport {
         async fn send(&self, request: DeliveryRequest) -> Result<DeliveryResponse, TransportError>;
+        fn enforces_timeout(&self) -> bool;
+    }
+}
+
+impl MockTransport {
+    /// A mock whose [`enforces_timeout`](Transport::enforces_timeout) answers `answer`
+    /// however often it is asked; `send` still needs expectations.
+    ///
+    /// `false` is the trait's default (the worker bounds each attempt with a timer of its
+    /// own); `true` tells the worker that `send` returns within the request's timeout by
+    /// itself.
+    ///
+    /// ```
+    /// use webhook_core::Transport;
+    /// use webhook_testkit::MockTransport;
+    ///
+    /// let transport = MockTransport::with_enforces_timeout(false);
+    /// assert!(!transport.enforces_timeout());
+    /// ```
+    pub fn with_enforces_timeout(answer: bool) -> Self {
+        let mut mock = Self::new();
+        mock.expect_enforces_timeout().return_const(answer);
+        mock
     }
 }
 

@@ -1,9 +1,9 @@
 //! A custom store (records in memory, saved to a JSON file) in under 100 lines passes the suite.
 
-use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use webhook_core::async_trait;
 use webhook_core::store::{StoreError::Rejected, *};
 
 #[derive(Debug)]
@@ -96,4 +96,19 @@ async fn a_json_file_store_written_in_a_test_passes_the_behaviour_suite() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = JsonFileStore::open(dir.path().join("failures.json")).expect("opens");
     webhook_testkit::store_suite::run_all(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_checks_a_bounded_store_keeps_its_newest_records() {
+    let bound = webhook_testkit::store_suite::MIN_BOUND_FOR_RUN_ALL;
+    let store = webhook_core::MemoryFailureStore::with_capacity(bound);
+    webhook_testkit::store_suite::run_all_bounded(Arc::new(store), bound).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "a store bounded to 3 records holds more after 4 records")]
+async fn the_suite_catches_a_store_that_ignores_its_bound() {
+    // The default capacity is 10,000: this store does not keep the bound claimed for it.
+    let store = webhook_core::MemoryFailureStore::new();
+    webhook_testkit::store_suite::retention_keeps_the_newest(&store, 3).await;
 }

@@ -1,13 +1,12 @@
 //! The mockall mocks work as the notifier's plug points.
 
-use http::StatusCode;
 use mockall::Sequence;
 use std::sync::Arc;
 use std::time::Duration;
 use webhook_core::queue::FullQueueAction;
 use webhook_core::store::FailureKind;
-use webhook_core::transport::DeliveryResponse;
-use webhook_core::{EnqueueOutcome, Notifier, WebhookEventType, WebhookPayload};
+use webhook_core::transport::{DeliveryResponse, StatusCode};
+use webhook_core::{EnqueueOutcome, Notifier, Transport, WebhookEventType, WebhookPayload};
 use webhook_testkit::{
     MockFailureStore, MockQueuePolicy, MockTransport, ScriptedTransport, TestConfig,
     assert_accounting,
@@ -21,7 +20,7 @@ fn status(code: StatusCode) -> DeliveryResponse {
 
 #[tokio::test]
 async fn a_mock_transport_sees_each_attempt_in_order() {
-    let mut transport = MockTransport::new();
+    let mut transport = MockTransport::with_enforces_timeout(false);
     let mut seq = Sequence::new();
     transport
         .expect_send()
@@ -50,7 +49,7 @@ async fn a_mock_transport_sees_each_attempt_in_order() {
 
 #[tokio::test]
 async fn a_mock_store_receives_the_final_failure() {
-    let mut transport = MockTransport::new();
+    let mut transport = MockTransport::with_enforces_timeout(false);
     transport
         .expect_send()
         .times(1)
@@ -124,4 +123,51 @@ async fn a_mock_policy_decides_what_a_full_queue_does() {
         (11, 1, 1)
     );
     assert_accounting(&stats);
+}
+
+#[test]
+fn a_mock_transport_answers_enforces_timeout_as_configured() {
+    assert!(!MockTransport::with_enforces_timeout(false).enforces_timeout());
+    let bounded = MockTransport::with_enforces_timeout(true);
+    assert!(bounded.enforces_timeout());
+    assert!(bounded.enforces_timeout(), "answered however often asked");
+}
+
+#[tokio::test]
+async fn the_worker_asks_a_mock_transport_enforces_timeout_once_per_start() {
+    let mut transport = MockTransport::new();
+    transport
+        .expect_enforces_timeout()
+        .times(1)
+        .return_const(true);
+    transport
+        .expect_send()
+        .times(1)
+        .returning(|_| Ok(status(StatusCode::OK)));
+    let transport = Arc::new(transport);
+    let notifier = Notifier::builder(
+        TestConfig::default().resolve().expect("valid"),
+        transport.clone(),
+    )
+    .start()
+    .expect("starts");
+    notifier.send(&WebhookPayload::new(WebhookEventType::TaskStarted));
+    assert!(notifier.wait_idle_async(PROMPTLY).await);
+    assert_eq!(notifier.stats().delivered, 1);
+    notifier.shutdown(PROMPTLY);
+    drop(notifier);
+    let mut transport = Arc::into_inner(transport).expect("the stopped notifier let go of it");
+    // Panics if `enforces_timeout` was asked other than exactly once.
+    transport.checkpoint();
+}
+
+#[test]
+#[should_panic(expected = "enforces_timeout")]
+fn a_mock_transport_without_an_enforces_timeout_answer_fails_at_start_naming_it() {
+    let transport = MockTransport::new();
+    let _ = Notifier::builder(
+        TestConfig::default().resolve().expect("valid"),
+        Arc::new(transport),
+    )
+    .start();
 }

@@ -32,9 +32,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Failure> {
         limit: args.limit,
         max_replay_attempts: args.max_replay_attempts,
     };
-    selector
-        .validate()
-        .map_err(|e| Failure::usage(e.to_string()))?;
+    selector.validate().map_err(usage)?;
     let config = settings::delivery_config(&args.delivery)?;
     let dir = settings::store_dir(args.delivery.store.as_deref(), Some(&config));
     let store = settings::open_store(&dir)?;
@@ -43,9 +41,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Failure> {
     let report = notifier
         .replay(&selector, args.dry_run)
         .map_err(|e| match e {
-            ReplayError::EmptySelector | ReplayError::BadLimit { .. } => {
-                Failure::usage(e.to_string())
-            }
+            ReplayError::EmptySelector | ReplayError::BadLimit { .. } => usage(e),
             other => Failure::failed(other.to_string()),
         })?;
     if report.replayed > 0 {
@@ -83,6 +79,18 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// A selector the library refused, with the flags that fix it (the library's message
+/// names `ReplaySelector` fields).
+fn usage(error: ReplayError) -> Failure {
+    match error {
+        ReplayError::EmptySelector => Failure::usage(format!(
+            "{error}; select records with --id ID (repeatable), --event EVENT, --task-id ID, or --all, optionally with --limit N"
+        )),
+        ReplayError::BadLimit { .. } => Failure::usage(format!("{error} (--limit)")),
+        other => Failure::usage(other.to_string()),
+    }
 }
 
 fn print_text(output: &ReplayOutput) {

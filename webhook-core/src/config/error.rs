@@ -51,10 +51,12 @@ pub enum ConfigError {
         /// What is allowed.
         expected: &'static str,
     },
-    /// The text could not be parsed as a configuration.
+    /// The text given to [`WebhookConfig::from_json_str`](super::WebhookConfig::from_json_str)
+    /// could not be parsed as a configuration. (`WebhookConfig` is a serde type: an
+    /// application that reads it from another format reports that parser's errors itself.)
     #[error("webhook configuration ({format}) is invalid: {message}")]
     Parse {
-        /// `JSON` or `TOML`.
+        /// The format this crate parsed: `JSON`.
         format: &'static str,
         /// The parser's message (it names unknown fields and the expected ones).
         message: String,

@@ -43,116 +43,120 @@ fn defaults_match_the_design() {
     assert!(!off.enabled && off.destination.is_none());
 }
 
+/// One bad value per entry (a JSON patch over a valid config) and the words its error
+/// must contain.
+const BAD_VALUES: &[(&str, &str)] = &[
+    (
+        "{\"timeout_secs\": 0}",
+        "`timeout_secs` = 0 is out of range; expected 1..=300",
+    ),
+    (
+        "{\"timeout_secs\": 301}",
+        "`timeout_secs` = 301 is out of range; expected 1..=300",
+    ),
+    (
+        "{\"retry_count\": 11}",
+        "`retry_count` = 11 is out of range; expected 0..=10",
+    ),
+    (
+        "{\"retry_backoff_ms\": 99}",
+        "`retry_backoff_ms` = 99 is out of range; expected 100..=30000",
+    ),
+    (
+        "{\"retry_backoff_ms\": 30001}",
+        "`retry_backoff_ms` = 30001 is out of range; expected 100..=30000",
+    ),
+    (
+        "{\"queue_capacity\": 9}",
+        "`queue_capacity` = 9 is out of range; expected 10..=10000",
+    ),
+    (
+        "{\"queue_capacity\": 10001}",
+        "`queue_capacity` = 10001 is out of range; expected 10..=10000",
+    ),
+    (
+        "{\"parallel_queue_multiplier\": 0.5}",
+        "`parallel_queue_multiplier` = 0.5 is out of range; expected 1.0..=10.0",
+    ),
+    (
+        "{\"parallel_queue_multiplier\": 10.5}",
+        "`parallel_queue_multiplier` = 10.5 is out of range; expected 1.0..=10.0",
+    ),
+    (
+        "{\"block_timeout_ms\": 0}",
+        "`block_timeout_ms` = 0 is out of range; expected 1..=60000",
+    ),
+    (
+        "{\"max_concurrency\": 0}",
+        "`max_concurrency` = 0 is out of range; expected 1..=256",
+    ),
+    (
+        "{\"max_concurrency\": 257}",
+        "`max_concurrency` = 257 is out of range; expected 1..=256",
+    ),
+    (
+        "{\"max_pending_retries\": 100001}",
+        "`max_pending_retries` = 100001 is out of range",
+    ),
+    (
+        "{\"shutdown_grace_ms\": 600001}",
+        "`shutdown_grace_ms` = 600001 is out of range",
+    ),
+    (
+        "{\"max_payload_bytes\": 1023}",
+        "`max_payload_bytes` = 1023 is out of range; expected 1024..=16777216",
+    ),
+    (
+        "{\"retry_schedule_ms\": []}",
+        "`retry_schedule_ms` = 0 entries is out of range; expected 1..=20 entries",
+    ),
+    (
+        "{\"retry_schedule_ms\": [604800001]}",
+        "`retry_schedule_ms` = 604800001 is out of range",
+    ),
+    (
+        "{\"events\": [\"task_craeted\"]}",
+        "`events` contains unknown event `task_craeted`; expected `*` or one of: task_created",
+    ),
+    (
+        "{\"signature_header\": \"bad header\"}",
+        "`signature_header` entry `bad header` is invalid",
+    ),
+    (
+        "{\"signature_header\": \"webhook-signature\"}",
+        "`signature_header` entry `webhook-signature` is invalid",
+    ),
+    (
+        "{\"headers\": {\"user-agent\": \"x\"}}",
+        "`headers` entry `user-agent` is invalid",
+    ),
+    (
+        "{\"headers\": {\"x-ok\": \"line\\nbreak\"}}",
+        "`headers` entry `x-ok` is invalid; expected a value of visible ASCII",
+    ),
+    (
+        "{\"secret\": \"whsec_###\"}",
+        "`secret`: the secret starts with `whsec_` but the rest is not valid base64",
+    ),
+    ("{\"secret\": \"\"}", "`secret`: the secret is empty"),
+    (
+        "{\"queue_policy\": \"drop_everything\"}",
+        "unknown variant `drop_everything`, expected one of `drop_oldest`, `drop_new`, `block_with_timeout`",
+    ),
+    (
+        "{\"retries\": 3}",
+        "unknown field `retries`, expected one of",
+    ),
+    (
+        "{\"url\": null, \"enabled\": true}",
+        "`url` is required when `enabled` is true",
+    ),
+];
+
 #[test]
 fn every_bad_value_gets_its_own_error_naming_field_value_and_range() {
-    let cases: Vec<(Value, &str)> = vec![
-        (
-            json!({"timeout_secs": 0}),
-            "`timeout_secs` = 0 is out of range; expected 1..=300",
-        ),
-        (
-            json!({"timeout_secs": 301}),
-            "`timeout_secs` = 301 is out of range; expected 1..=300",
-        ),
-        (
-            json!({"retry_count": 11}),
-            "`retry_count` = 11 is out of range; expected 0..=10",
-        ),
-        (
-            json!({"retry_backoff_ms": 99}),
-            "`retry_backoff_ms` = 99 is out of range; expected 100..=30000",
-        ),
-        (
-            json!({"retry_backoff_ms": 30001}),
-            "`retry_backoff_ms` = 30001 is out of range; expected 100..=30000",
-        ),
-        (
-            json!({"queue_capacity": 9}),
-            "`queue_capacity` = 9 is out of range; expected 10..=10000",
-        ),
-        (
-            json!({"queue_capacity": 10001}),
-            "`queue_capacity` = 10001 is out of range; expected 10..=10000",
-        ),
-        (
-            json!({"parallel_queue_multiplier": 0.5}),
-            "`parallel_queue_multiplier` = 0.5 is out of range; expected 1.0..=10.0",
-        ),
-        (
-            json!({"parallel_queue_multiplier": 10.5}),
-            "`parallel_queue_multiplier` = 10.5 is out of range; expected 1.0..=10.0",
-        ),
-        (
-            json!({"block_timeout_ms": 0}),
-            "`block_timeout_ms` = 0 is out of range; expected 1..=60000",
-        ),
-        (
-            json!({"max_concurrency": 0}),
-            "`max_concurrency` = 0 is out of range; expected 1..=256",
-        ),
-        (
-            json!({"max_concurrency": 257}),
-            "`max_concurrency` = 257 is out of range; expected 1..=256",
-        ),
-        (
-            json!({"max_pending_retries": 100001}),
-            "`max_pending_retries` = 100001 is out of range",
-        ),
-        (
-            json!({"shutdown_grace_ms": 600001}),
-            "`shutdown_grace_ms` = 600001 is out of range",
-        ),
-        (
-            json!({"max_payload_bytes": 1023}),
-            "`max_payload_bytes` = 1023 is out of range; expected 1024..=16777216",
-        ),
-        (
-            json!({"retry_schedule_ms": []}),
-            "`retry_schedule_ms` = 0 entries is out of range; expected 1..=20 entries",
-        ),
-        (
-            json!({"retry_schedule_ms": [604800001]}),
-            "`retry_schedule_ms` = 604800001 is out of range",
-        ),
-        (
-            json!({"events": ["task_craeted"]}),
-            "`events` contains unknown event `task_craeted`; expected `*` or one of: task_created",
-        ),
-        (
-            json!({"signature_header": "bad header"}),
-            "`signature_header` entry `bad header` is invalid",
-        ),
-        (
-            json!({"signature_header": "webhook-signature"}),
-            "`signature_header` entry `webhook-signature` is invalid",
-        ),
-        (
-            json!({"headers": {"user-agent": "x"}}),
-            "`headers` entry `user-agent` is invalid",
-        ),
-        (
-            json!({"headers": {"x-ok": "line\nbreak"}}),
-            "`headers` entry `x-ok` is invalid; expected a value of visible ASCII",
-        ),
-        (
-            json!({"secret": "whsec_###"}),
-            "`secret`: the secret starts with `whsec_` but the rest is not valid base64",
-        ),
-        (json!({"secret": ""}), "`secret`: the secret is empty"),
-        (
-            json!({"queue_policy": "drop_everything"}),
-            "unknown variant `drop_everything`, expected one of `drop_oldest`, `drop_new`, `block_with_timeout`",
-        ),
-        (
-            json!({"retries": 3}),
-            "unknown field `retries`, expected one of",
-        ),
-        (
-            json!({"url": null, "enabled": true}),
-            "`url` is required when `enabled` is true",
-        ),
-    ];
-    for (patch, expected) in cases {
+    for (patch, expected) in BAD_VALUES {
+        let patch: Value = serde_json::from_str(patch).expect("patch is JSON");
         let value = with(valid(), patch.clone());
         let err = resolve_json(value).expect_err(&format!("{patch} must be refused"));
         let msg = err.to_string();
@@ -188,90 +192,92 @@ fn range_edges_are_accepted() {
     }
 }
 
+/// A refused URL, words its error must contain, and the opt-in that accepts it.
+const REFUSED_URLS: &[(&str, &str, Option<&str>)] = &[
+    ("ftp://hooks.example.com/x", "scheme `ftp`", None),
+    ("https:///nohost", "", None),
+    (
+        "https://hooks.example.com:99999/x",
+        "port `99999`; expected a number in 1..=65535",
+        None,
+    ),
+    ("https://hooks.example.com:0/x", "port `0`", None),
+    ("not a url", "not a valid absolute URL", None),
+    (
+        "http://hooks.example.com/x",
+        "plain http; set allow_insecure_http",
+        Some("allow_insecure_http"),
+    ),
+    (
+        "https://localhost/x",
+        "loopback address; set allow_private_targets",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://127.0.0.1/x",
+        "loopback address",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://[::1]:8443/x",
+        "loopback address",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://169.254.169.254/latest",
+        "cloud metadata endpoint",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://metadata.google.internal/x",
+        "cloud metadata endpoint",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://[::ffff:127.0.0.1]/x",
+        "loopback address",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://10.0.0.1/x",
+        "private (RFC 1918) address",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://192.168.1.5/x",
+        "private (RFC 1918) address",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://100.64.0.1/x",
+        "carrier-grade NAT",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://[fd00::1]/x",
+        "unique-local",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://[fe80::1]/x",
+        "link-local",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://0.0.0.0/x",
+        "unspecified",
+        Some("allow_private_targets"),
+    ),
+    (
+        "https://224.0.0.1/x",
+        "multicast",
+        Some("allow_private_targets"),
+    ),
+];
+
 #[test]
 fn url_checks_refuse_each_case_and_the_matching_opt_in_accepts_it() {
-    let cases: Vec<(&str, &str, Option<&str>)> = vec![
-        ("ftp://hooks.example.com/x", "scheme `ftp`", None),
-        ("https:///nohost", "", None),
-        (
-            "https://hooks.example.com:99999/x",
-            "port `99999`; expected a number in 1..=65535",
-            None,
-        ),
-        ("https://hooks.example.com:0/x", "port `0`", None),
-        ("not a url", "not a valid absolute URL", None),
-        (
-            "http://hooks.example.com/x",
-            "plain http; set allow_insecure_http",
-            Some("allow_insecure_http"),
-        ),
-        (
-            "https://localhost/x",
-            "loopback address; set allow_private_targets",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://127.0.0.1/x",
-            "loopback address",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://[::1]:8443/x",
-            "loopback address",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://169.254.169.254/latest",
-            "cloud metadata endpoint",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://metadata.google.internal/x",
-            "cloud metadata endpoint",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://[::ffff:127.0.0.1]/x",
-            "loopback address",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://10.0.0.1/x",
-            "private (RFC 1918) address",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://192.168.1.5/x",
-            "private (RFC 1918) address",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://100.64.0.1/x",
-            "carrier-grade NAT",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://[fd00::1]/x",
-            "unique-local",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://[fe80::1]/x",
-            "link-local",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://0.0.0.0/x",
-            "unspecified",
-            Some("allow_private_targets"),
-        ),
-        (
-            "https://224.0.0.1/x",
-            "multicast",
-            Some("allow_private_targets"),
-        ),
-    ];
-    for (url, expected, opt_in) in cases {
+    for &(url, expected, opt_in) in REFUSED_URLS {
         let err = resolve_json(json!({"enabled": true, "url": url}))
             .expect_err(&format!("{url} must be refused"));
         let msg = err.to_string();

@@ -121,7 +121,7 @@ impl ReplaySelector {
 pub enum ReplayError {
     /// No ids, event, task id or `all` given.
     #[error(
-        "refusing an unbounded replay: select records by id (--id / ReplaySelector::ids), by event (--event), by task (--task-id), or explicitly all (--all), optionally with a limit"
+        "refusing an unbounded replay: the ReplaySelector sets none of `ids`, `event`, `task_id` or `all`; expected at least one of them (`limit` then bounds it)"
     )]
     EmptySelector,
     /// The limit is 0 or over 10,000.

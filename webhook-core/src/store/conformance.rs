@@ -1,6 +1,8 @@
 //! The behaviour every [`FailureStore`] must show, runnable against any implementation.
 //!
 //! `webhook-testkit` re-exports this suite; call [`run_all`] with a fresh, empty store.
+//! A store with a retention bound (a capacity) is checked with [`run_all_bounded`], or
+//! [`retention_keeps_the_newest`] alone when its bound is below [`MIN_BOUND_FOR_RUN_ALL`].
 
 use super::{
     FailureKind, FailureRecord, FailureStore, RecordFilter, RecordId, RecordStatus, RecordUpdate,
@@ -41,7 +43,12 @@ fn base_ms() -> u64 {
     crate::time::unix_millis(SystemTime::now())
 }
 
-/// Runs every check in this module against `store`, which must start empty.
+/// The most records the checks of [`run_all`] keep at once: a bounded store must keep at
+/// least this many to run them.
+pub const MIN_BOUND_FOR_RUN_ALL: usize = 20;
+
+/// Runs every check in this module but the retention bound against `store`, which must
+/// start empty and keep at least [`MIN_BOUND_FOR_RUN_ALL`] records.
 /// Panics with a message naming the broken rule.
 pub async fn run_all(store: Arc<dyn FailureStore>) {
     record_then_read_back(&*store).await;
@@ -50,6 +57,17 @@ pub async fn run_all(store: Arc<dyn FailureStore>) {
     replay_bookkeeping(&*store).await;
     concurrent_replays_are_counted_exactly(store.clone()).await;
     prune_keeps_the_newest(&*store).await;
+}
+
+/// [`run_all`], then [`retention_keeps_the_newest`] with `bound`, the number of records
+/// `store` was built to keep (at least [`MIN_BOUND_FOR_RUN_ALL`]).
+pub async fn run_all_bounded(store: Arc<dyn FailureStore>, bound: usize) {
+    assert!(
+        bound >= MIN_BOUND_FOR_RUN_ALL,
+        "run_all_bounded needs a store keeping at least {MIN_BOUND_FOR_RUN_ALL} records, got bound = {bound}; check a smaller bound with retention_keeps_the_newest alone"
+    );
+    run_all(store.clone()).await;
+    retention_keeps_the_newest(&*store, bound).await;
 }
 
 async fn clear(store: &dyn FailureStore) {
@@ -82,7 +100,7 @@ pub async fn record_then_read_back(store: &dyn FailureStore) {
     assert_eq!(store.count().await.expect("count"), 1);
     assert!(
         store
-            .get(&RecordId::from_string("rec_missing"))
+            .get(&RecordId::from_string("rec_missing").expect("a valid id"))
             .await
             .expect("get")
             .is_none()
@@ -199,11 +217,21 @@ pub async fn replay_bookkeeping(store: &dyn FailureStore) {
         1,
         "a failed replay updates, never duplicates"
     );
+    replay_limit_cancel_and_resolution(store, &rec.id, &begin).await;
+}
+
+/// The second half of [`replay_bookkeeping`]: the replay limit, a cancelled replay, and
+/// a resolved record that refuses further replays.
+async fn replay_limit_cancel_and_resolution(
+    store: &dyn FailureStore,
+    id: &RecordId,
+    begin: &RecordUpdate,
+) {
     store
-        .update(&rec.id, &begin)
+        .update(id, begin)
         .await
         .expect("second replay allowed");
-    match store.update(&rec.id, &begin).await {
+    match store.update(id, begin).await {
         Err(StoreError::Rejected {
             reason:
                 UpdateRejected::ReplayLimit {
@@ -215,12 +243,12 @@ pub async fn replay_bookkeeping(store: &dyn FailureStore) {
         other => panic!("third replay over a limit of 2 must be rejected, got {other:?}"),
     }
     store
-        .update(&rec.id, &RecordUpdate::CancelReplay)
+        .update(id, &RecordUpdate::CancelReplay)
         .await
         .expect("cancel");
     assert_eq!(
         store
-            .get(&rec.id)
+            .get(id)
             .await
             .expect("get")
             .expect("exists")
@@ -228,13 +256,13 @@ pub async fn replay_bookkeeping(store: &dyn FailureStore) {
         1
     );
     let resolved = store
-        .update(&rec.id, &RecordUpdate::Resolved { at: "now".into() })
+        .update(id, &RecordUpdate::Resolved { at: "now".into() })
         .await
         .expect("update")
         .expect("exists");
     assert_eq!(resolved.status, RecordStatus::Resolved);
     assert!(matches!(
-        store.update(&rec.id, &begin).await,
+        store.update(id, begin).await,
         Err(StoreError::Rejected {
             reason: UpdateRejected::AlreadyResolved,
             ..
@@ -242,7 +270,10 @@ pub async fn replay_bookkeeping(store: &dyn FailureStore) {
     ));
     assert!(
         store
-            .update(&RecordId::from_string("rec_missing"), &begin)
+            .update(
+                &RecordId::from_string("rec_missing").expect("a valid id"),
+                begin
+            )
             .await
             .expect("update of a missing id is not an error")
             .is_none()
@@ -296,8 +327,18 @@ pub async fn prune_keeps_the_newest(store: &dyn FailureStore) {
         ids.push(rec.id.clone());
         store.record(rec).await.expect("record");
     }
-    assert_eq!(store.prune(4).await.expect("prune"), 6);
+    assert_eq!(
+        store.prune(4).await.expect("prune"),
+        6,
+        "prune(4) of 10 records returns how many it removed"
+    );
     assert_eq!(store.count().await.expect("count"), 4);
+    assert_eq!(
+        store.prune(4).await.expect("prune"),
+        0,
+        "prune(keep) removes nothing when at most `keep` records are stored"
+    );
+    assert_eq!(store.prune(100).await.expect("prune"), 0);
     let left: Vec<RecordId> = store
         .list(&RecordFilter::newest(100))
         .await
@@ -307,4 +348,60 @@ pub async fn prune_keeps_the_newest(store: &dyn FailureStore) {
         .collect();
     let expected: Vec<RecordId> = ids.iter().rev().take(4).cloned().collect();
     assert_eq!(left, expected);
+}
+
+/// A store built to keep at most `bound` records (at least 1) keeps only the newest
+/// `bound` once more are recorded, and `prune` below the bound removes the oldest of
+/// those and says how many.
+pub async fn retention_keeps_the_newest(store: &dyn FailureStore, bound: usize) {
+    assert!(bound >= 1, "a retention bound keeps at least one record");
+    clear(store).await;
+    let base = base_ms();
+    let extra = 3;
+    let mut ids = Vec::new();
+    for i in 0..bound + extra {
+        let rec = sample_record("task_failed", None, base + i as u64);
+        ids.push(rec.id.clone());
+        store.record(rec).await.expect("record");
+        assert!(
+            store.count().await.expect("count") <= bound,
+            "a store bounded to {bound} records holds more after {} records",
+            i + 1
+        );
+    }
+    assert_eq!(
+        store.count().await.expect("count"),
+        bound,
+        "a store bounded to {bound} records, after {} records, holds exactly {bound}",
+        bound + extra
+    );
+    let kept: Vec<RecordId> = store
+        .list(&RecordFilter::newest(bound + extra))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let newest: Vec<RecordId> = ids.iter().rev().take(bound).cloned().collect();
+    assert_eq!(kept, newest, "the bound keeps the newest {bound} records");
+    for pruned in &ids[..extra] {
+        assert!(
+            store.get(pruned).await.expect("get").is_none(),
+            "the oldest record {pruned} is gone once the bound is passed"
+        );
+    }
+    let keep = bound / 2;
+    assert_eq!(
+        store.prune(keep).await.expect("prune"),
+        bound - keep,
+        "prune({keep}) of {bound} records returns how many it removed"
+    );
+    let left: Vec<RecordId> = store
+        .list(&RecordFilter::newest(bound))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, newest[..keep], "prune keeps the newest {keep}");
 }

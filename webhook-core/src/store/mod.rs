@@ -9,8 +9,8 @@ mod record;
 pub use error::StoreError;
 pub use memory::{DEFAULT_CAPACITY, MemoryFailureStore};
 pub use record::{
-    FailureKind, FailureRecord, MAX_ERROR_CHARS, RecordFilter, RecordId, RecordStatus,
-    RecordUpdate, UpdateRejected, WebhookFailureRecord,
+    FailureKind, FailureRecord, InvalidRecordId, MAX_ERROR_CHARS, MAX_RECORD_ID_LEN, RecordFilter,
+    RecordId, RecordStatus, RecordUpdate, UpdateRejected, WebhookFailureRecord,
 };
 
 use async_trait::async_trait;
@@ -33,6 +33,18 @@ use async_trait::async_trait;
 /// - `list` returns newest first (by [`RecordId`], which sorts by time) and honours every
 ///   field of the [`RecordFilter`].
 /// - A store enforces its own retention bound in `record` (pruning oldest first).
+///
+/// # The ids it is handed
+/// Ids reach a store from outside the process too: from records it decodes, from an
+/// operator's `--id`, from an application's own replay selector. Every [`RecordId`] has
+/// been checked to be 1 to [`MAX_RECORD_ID_LEN`] characters of ASCII letters, digits,
+/// `_` and `-` (the worker's own are `rec_` + 20 hex digits, sorting by time), but `get`
+/// and `update` may still be asked for ids the store never wrote. Treat an id as an
+/// opaque key: a store that derives file names, paths or queries from it must still
+/// confine it to its own folder or table (join it under a fixed directory, bind it as a
+/// query parameter) and must not build anything executable from it. The ids in a
+/// [`RecordFilter`] (record ids or webhook ids, as typed) are not checked at all: compare
+/// them, never use them as paths.
 ///
 /// A custom store needs little code. The behaviour suite that checks an implementation
 /// with one call is `conformance::run_all` (feature `test-util`), re-exported as

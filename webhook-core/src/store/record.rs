@@ -10,9 +10,44 @@ use std::time::SystemTime;
 
 /// A record's id: `rec_` then 12 hex digits of unix milliseconds and 8 of a sequence number,
 /// so that ids sort by time (newest last) as plain strings.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Every id is 1 to [`MAX_RECORD_ID_LEN`] characters of ASCII letters, digits, `_` and
+/// `-`: no separators, dots, spaces or control characters, so an id is safe as a key and
+/// as a file name. [`RecordId::new`] makes such ids; [`RecordId::from_string`] and
+/// deserialization refuse anything else with an [`InvalidRecordId`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct RecordId(String);
+
+/// The longest record id [`RecordId::from_string`] accepts (those of [`RecordId::new`]
+/// have 24 characters).
+pub const MAX_RECORD_ID_LEN: usize = 64;
+
+/// Why a text is not a [`RecordId`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRecordId {
+    /// The text is empty or longer than [`MAX_RECORD_ID_LEN`].
+    #[error(
+        "record id of {length} characters refused; expected 1 to {MAX_RECORD_ID_LEN} characters (like `rec_0191a2b3c4d5000000a1`)"
+    )]
+    Length {
+        /// The length given, in characters.
+        length: usize,
+    },
+    /// The text holds a character other than an ASCII letter, a digit, `_` or `-`.
+    #[error(
+        "record id {id:?} refused: character {character:?} at position {position}; expected only ASCII letters, digits, `_` and `-`"
+    )]
+    Character {
+        /// The id given (at most [`MAX_RECORD_ID_LEN`] characters).
+        id: String,
+        /// The first character that is not allowed.
+        character: char,
+        /// Its position, counted in characters from 0.
+        position: usize,
+    },
+}
 
 impl RecordId {
     /// A new id for a record failing at `at`.
@@ -21,17 +56,69 @@ impl RecordId {
         static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
         let start = *START.get_or_init(|| crate::event::random_seed() as u32 & 0x0fff_ffff);
         let seq = start.wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed));
-        Self(format!("rec_{:012x}{seq:08x}", time::unix_millis(at)))
+        Self::unchecked(format!("rec_{:012x}{seq:08x}", time::unix_millis(at)))
     }
 
-    /// Wraps an existing id (as read from a store or typed by an operator).
-    pub fn from_string(id: impl Into<String>) -> Self {
+    /// Checks an existing id (as read from a store or typed by an operator): 1 to
+    /// [`MAX_RECORD_ID_LEN`] ASCII letters, digits, `_` or `-`.
+    ///
+    /// ```
+    /// use webhook_core::store::RecordId;
+    ///
+    /// assert!(RecordId::from_string("rec_0191a2b3c4d5000000a1").is_ok());
+    /// assert!(RecordId::from_string("../etc/passwd").is_err());
+    /// ```
+    pub fn from_string(id: impl Into<String>) -> Result<Self, InvalidRecordId> {
+        let id = id.into();
+        let length = id.chars().count();
+        if length == 0 || length > MAX_RECORD_ID_LEN {
+            return Err(InvalidRecordId::Length { length });
+        }
+        let refused = id
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'));
+        if let Some((position, character)) = refused {
+            return Err(InvalidRecordId::Character {
+                id,
+                character,
+                position,
+            });
+        }
+        Ok(Self::unchecked(id))
+    }
+
+    /// Wraps `id` without checking it: for ids built here, and for labels in logs that
+    /// are never stored (e.g. `"(pending)"`).
+    pub(crate) fn unchecked(id: impl Into<String>) -> Self {
         Self(id.into())
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::str::FromStr for RecordId {
+    type Err = InvalidRecordId;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        Self::from_string(id)
+    }
+}
+
+impl TryFrom<String> for RecordId {
+    type Error = InvalidRecordId;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::from_string(id)
+    }
+}
+
+impl Serialize for RecordId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
@@ -223,7 +310,25 @@ impl FailureRecord {
     }
 }
 
-/// Which records to list. The default matches everything, limited to 20.
+/// Which records to list. Built from [`RecordFilter::newest`] (or `default()`) and one
+/// setter per field; every field left alone matches everything.
+///
+/// ```
+/// use webhook_core::store::{RecordFilter, RecordStatus};
+///
+/// let open_failures_of_t7 = RecordFilter::newest(50)
+///     .event("task_failed")
+///     .task_id("T-7")
+///     .status(RecordStatus::Failed);
+/// assert_eq!(open_failures_of_t7.limit, 50);
+/// ```
+///
+/// # Default
+/// - `ids`: empty (any id)
+/// - `event`: `None` (any event)
+/// - `task_id`: `None` (any task, and records without one)
+/// - `status`: `None` (failed and resolved)
+/// - `limit`: 20
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RecordFilter {
@@ -241,26 +346,24 @@ pub struct RecordFilter {
 
 impl Default for RecordFilter {
     fn default() -> Self {
-        Self {
-            ids: Vec::new(),
-            event: None,
-            task_id: None,
-            status: None,
-            limit: 20,
-        }
+        Self::newest(20)
     }
 }
 
 impl RecordFilter {
     /// Everything, newest first, at most `limit`.
-    pub fn newest(limit: usize) -> Self {
+    pub const fn newest(limit: usize) -> Self {
         Self {
+            ids: Vec::new(),
+            event: None,
+            task_id: None,
+            status: None,
             limit,
-            ..Self::default()
         }
     }
 
-    /// Restricts to these ids (record ids or webhook ids).
+    /// Restricts to these ids (record ids or webhook ids), replacing any set before; an
+    /// empty list matches any id.
     pub fn ids(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.ids = ids.into_iter().map(Into::into).collect();
         self
@@ -279,8 +382,14 @@ impl RecordFilter {
     }
 
     /// Restricts to one status.
-    pub fn status(mut self, status: RecordStatus) -> Self {
+    pub const fn status(mut self, status: RecordStatus) -> Self {
         self.status = Some(status);
+        self
+    }
+
+    /// Lists at most `limit` records (0 lists none).
+    pub const fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
         self
     }
 

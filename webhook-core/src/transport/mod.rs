@@ -1,13 +1,18 @@
 //! The `Transport` plug point: one delivery attempt.
+//!
+//! Everything an implementation names is reachable from `webhook_core`: the
+//! [`async_trait`](macro@crate::async_trait) attribute, [`Bytes`], [`HeaderMap`] and
+//! [`StatusCode`] (re-exported here), and the rest of [`http`]. A transport
+//! crate needs no dependency on `async-trait`, `http` or `bytes` of its own.
 
 mod error;
 
+pub use bytes::Bytes;
 pub use error::{TransportError, TransportErrorKind};
+pub use http::{HeaderMap, StatusCode};
 
 use crate::config::Destination;
 use async_trait::async_trait;
-use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,21 +36,38 @@ use std::time::Duration;
 ///   backstop.)
 ///
 /// # Example
+/// Only `webhook_core` paths are needed (this example shadows the names `async_trait`,
+/// `http` and `bytes` with empty modules, so it would not compile if it reached for
+/// those crates directly):
 /// ```
-/// use async_trait::async_trait;
-/// use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
+/// # mod async_trait {}
+/// # mod http {}
+/// # mod bytes {}
+/// use webhook_core::async_trait;
+/// use webhook_core::transport::{
+///     Bytes, DeliveryRequest, DeliveryResponse, HeaderMap, StatusCode, Transport, TransportError,
+/// };
 ///
-/// /// Accepts everything without sending it anywhere.
-/// #[derive(Debug)]
-/// struct Sink;
+/// /// Accepts everything without sending it anywhere, and keeps the last body.
+/// #[derive(Debug, Default)]
+/// struct Sink {
+///     last: std::sync::Mutex<Option<(HeaderMap, Bytes)>>,
+/// }
 ///
 /// #[async_trait]
 /// impl Transport for Sink {
-///     async fn send(&self, _request: DeliveryRequest) -> Result<DeliveryResponse, TransportError> {
-///         Ok(DeliveryResponse::new(http::StatusCode::NO_CONTENT))
+///     async fn send(&self, request: DeliveryRequest) -> Result<DeliveryResponse, TransportError> {
+///         if let Ok(mut last) = self.last.lock() {
+///             *last = Some((request.headers, request.body));
+///         }
+///         Ok(DeliveryResponse::new(StatusCode::NO_CONTENT))
+///     }
+///
+///     fn enforces_timeout(&self) -> bool {
+///         true // `send` never waits
 ///     }
 /// }
-/// let _shared: std::sync::Arc<dyn Transport> = std::sync::Arc::new(Sink);
+/// let _shared: std::sync::Arc<dyn Transport> = std::sync::Arc::new(Sink::default());
 /// ```
 #[async_trait]
 pub trait Transport: Send + Sync + std::fmt::Debug {

@@ -51,9 +51,6 @@ pub enum DropReason {
     /// The payload could not be serialized to JSON.
     #[error("the payload could not be serialized to JSON")]
     Invalid,
-    /// The configuration was refused, so no worker runs (the error is logged).
-    #[error("the webhook configuration is invalid (the error names the field)")]
-    InvalidConfig,
 }
 
 impl fmt::Display for EnqueueOutcome {
