@@ -23,6 +23,7 @@ mod accounting;
 pub mod config;
 pub mod diagnostics;
 pub mod event;
+pub mod outbox;
 pub mod queue;
 pub mod redact;
 pub mod replay;

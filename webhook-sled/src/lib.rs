@@ -70,10 +70,12 @@ mod blocking;
 mod error;
 mod format;
 mod options;
+mod outbox;
 mod path;
 mod store;
 
 pub use format::FORMAT_VERSION;
 pub use options::{DEFAULT_MAX_RECORDS, SledStoreOptions};
 pub use path::failure_store_path;
+pub use outbox::{OUTBOX_TREE, SledOutbox};
 pub use store::SledFailureStore;

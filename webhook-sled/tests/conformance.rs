@@ -47,3 +47,11 @@ async fn a_small_sled_store_keeps_only_its_newest_records() {
         .expect("open");
     conformance::retention_keeps_the_newest(&store, 3).await;
 }
+
+#[tokio::test]
+async fn the_sled_outbox_passes_the_outbox_suite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = webhook_sled::SledFailureStore::open(dir.path()).expect("open");
+    let outbox = store.outbox().expect("outbox");
+    webhook_core::outbox::conformance::run_all(&outbox).await;
+}

@@ -15,7 +15,7 @@ pub(super) struct Inner {
     count: AtomicUsize,
     pub(super) corrupt: CorruptRecords,
     /// Keeps the database (and the meta tree's owner) open as long as the store.
-    _db: sled::Db,
+    pub(super) db: sled::Db,
 }
 
 impl Inner {
@@ -33,7 +33,7 @@ impl Inner {
             max_records,
             count: AtomicUsize::new(count),
             corrupt: CorruptRecords::default(),
-            _db: db,
+            db,
         }
     }
 

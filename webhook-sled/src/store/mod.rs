@@ -75,6 +75,15 @@ impl SledFailureStore {
         SledStoreOptions::new().from_tree(db, tree, location)
     }
 
+    /// The durable outbox in this store's database (tree [`OUTBOX_TREE`](crate::OUTBOX_TREE)),
+    /// taking back the leases a previous run left (see [`SledOutbox`](crate::SledOutbox)).
+    ///
+    /// # Errors
+    /// [`OutboxError::Io`](webhook_core::outbox::OutboxError::Io) if sled fails.
+    pub fn outbox(&self) -> Result<crate::SledOutbox, webhook_core::outbox::OutboxError> {
+        crate::SledOutbox::open(&self.inner.db, self.inner.location.clone())
+    }
+
     /// Options (retention bound) for opening a store.
     pub const fn builder() -> SledStoreOptions {
         SledStoreOptions::new()

@@ -1,0 +1,114 @@
+//! The embedded durable [`Outbox`]: a tree of the failure store's sled database.
+
+mod codec;
+mod keys;
+mod state;
+
+use crate::blocking;
+use state::State;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use webhook_core::async_trait;
+use webhook_core::outbox::{
+    Claimed, NewEntry, Outbox, OutboxError, OwnerId, PendingStats, Settle, SettleReport,
+};
+
+/// The name of the outbox's tree in the store's database.
+pub const OUTBOX_TREE: &str = "outbox";
+
+/// A durable [`Outbox`] in the same sled database as a
+/// [`SledFailureStore`](crate::SledFailureStore) (a separate tree): nothing to install,
+/// and one folder holds both the events not yet delivered and the failures.
+///
+/// - `append` returns once the batch is flushed (one fsync per batch), so an event the
+///   caller was told is durable survives `SIGKILL`.
+/// - One process owns the folder (sled's lock), so opening it takes back every lease a
+///   previous run left: those entries are due again at once, with their attempt counts.
+/// - Claims and settlements are not flushed on their own: a crash may forget one, which
+///   repeats an attempt (receivers deduplicate by `webhook-id`) but never loses an
+///   entry; the next append's flush makes them durable too.
+/// - Entries are changed under one lock with atomic sled batches; appends (which flush)
+///   run on tokio's blocking pool, the short in-memory steps in place.
+///
+/// Open it with [`SledFailureStore::outbox`](crate::SledFailureStore::outbox).
+#[derive(Clone)]
+pub struct SledOutbox {
+    state: Arc<State>,
+}
+
+impl fmt::Debug for SledOutbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledOutbox")
+            .field("location", &self.state.location)
+            .field("pending", &self.state.count())
+            .finish()
+    }
+}
+
+impl SledOutbox {
+    /// Opens the outbox tree of `db`, taking back the leases a previous run left.
+    pub(crate) fn open(db: &sled::Db, location: String) -> Result<Self, OutboxError> {
+        let tree = db.open_tree(OUTBOX_TREE).map_err(|e| OutboxError::Io {
+            location: location.clone(),
+            operation: "open",
+            detail: e.to_string(),
+        })?;
+        let state = State::open(db.clone(), tree, location)?;
+        Ok(Self {
+            state: Arc::new(state),
+        })
+    }
+
+    /// Entries held now (kept in memory; no scan).
+    pub fn len(&self) -> u64 {
+        self.state.count()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries whose lease a previous run left, taken back when this outbox opened.
+    pub fn leases_taken_back(&self) -> u64 {
+        self.state.leases_taken_back
+    }
+}
+
+#[async_trait]
+impl Outbox for SledOutbox {
+    async fn append(&self, owner: &OwnerId, entries: Vec<NewEntry>) -> Result<(), OutboxError> {
+        let state = self.state.clone();
+        let owner = owner.clone();
+        blocking::run(move || state.append(&owner, entries))
+            .await
+            .map_err(|why| self.state.io("append", why))?
+    }
+
+    async fn claim(
+        &self,
+        owner: &OwnerId,
+        now_ms: u64,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<Claimed>, OutboxError> {
+        self.state.claim(owner, now_ms, lease, max)
+    }
+
+    async fn settle(&self, settles: Vec<Settle>) -> Result<SettleReport, OutboxError> {
+        self.state.settle(&settles)
+    }
+
+    async fn next_due(&self) -> Result<Option<u64>, OutboxError> {
+        self.state.next_due()
+    }
+
+    async fn pending(&self) -> Result<PendingStats, OutboxError> {
+        self.state.pending()
+    }
+
+    fn location(&self) -> String {
+        format!("{} (tree {OUTBOX_TREE})", self.state.location)
+    }
+}
