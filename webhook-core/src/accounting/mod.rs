@@ -48,6 +48,12 @@ pub(crate) enum Activity {
     ReplayResolved,
     /// A failure-store write failed.
     StoreError,
+    /// An entry left by a previous run or another instance was claimed.
+    Recovered,
+    /// The writer waited because the outbox held its maximum of pending entries.
+    OutboxFull,
+    /// An outbox call failed (it is retried; the count is for operators).
+    OutboxError,
 }
 
 /// The live counters, and the only code that changes them.
@@ -60,8 +66,18 @@ pub(crate) struct Ledger {
     delivered: AtomicU64,
     evicted: AtomicU64,
     failed: [AtomicU64; 4],
+    /// Outbox mode: taken from the queue to be appended.
+    appending: AtomicU64,
+    /// Outbox mode: appended durably (a final state for an accepted event).
+    stored: AtomicU64,
+    /// Outbox mode: the append failed (a final state; the caller was told).
+    not_stored: AtomicU64,
+    /// Outbox mode: entries claimed from the outbox (the second source of events).
+    claimed: AtomicU64,
+    /// Outbox mode: claimed entries given back to the outbox (retry later, shutdown).
+    released: AtomicU64,
     refused: [AtomicU64; 7],
-    activity: [AtomicU64; 5],
+    activity: [AtomicU64; 8],
     /// Woken when the engine may have become idle (see [`Ledger::leave_in_flight`]).
     idle: Notify,
 }
@@ -95,6 +111,12 @@ impl Ledger {
     /// `n` queued events were taken for delivery (or for recording at shutdown).
     pub(crate) fn start(&self, n: u64) {
         self.in_flight.fetch_add(n, ID);
+        self.queued.fetch_sub(n, ID);
+    }
+
+    /// `n` queued events were taken to be appended to the outbox.
+    pub(crate) fn to_append(&self, n: u64) {
+        self.appending.fetch_add(n, ID);
         self.queued.fetch_sub(n, ID);
     }
 
@@ -149,6 +171,42 @@ impl Ledger {
         }
     }
 
+    // ---- outbox side ----
+
+    /// `n` events being appended are durable now.
+    pub(crate) fn stored(&self, n: u64) {
+        self.stored.fetch_add(n, ID);
+        self.appending.fetch_sub(n, ID);
+        self.wake_if_idle();
+    }
+
+    /// The append of `n` events failed: they are not stored (their callers are told).
+    pub(crate) fn not_stored(&self, n: u64) {
+        self.not_stored.fetch_add(n, ID);
+        self.appending.fetch_sub(n, ID);
+        self.wake_if_idle();
+    }
+
+    /// `n` entries were claimed from the outbox and are in flight, `recovered` of them
+    /// left by a previous run or another instance.
+    pub(crate) fn claim(&self, n: u64, recovered: u64) {
+        self.in_flight.fetch_add(n, ID);
+        self.claimed.fetch_add(n, ID);
+        self.activity[Activity::Recovered as usize].fetch_add(recovered, Ordering::Relaxed);
+    }
+
+    /// A claimed entry went back to the outbox (to retry later, or at shutdown).
+    pub(crate) fn released(&self) {
+        self.released.fetch_add(1, ID);
+        self.leave_in_flight();
+    }
+
+    fn wake_if_idle(&self) {
+        if self.is_idle() {
+            self.idle.notify_waiters();
+        }
+    }
+
     // ---- outside the identity ----
 
     /// Counts an event refused before acceptance.
@@ -165,7 +223,10 @@ impl Ledger {
 
     /// Whether nothing is queued, in flight or waiting.
     pub(crate) fn is_idle(&self) -> bool {
-        self.queued.load(ID) == 0 && self.in_flight.load(ID) == 0 && self.waiting.load(ID) == 0
+        self.queued.load(ID) == 0
+            && self.appending.load(ID) == 0
+            && self.in_flight.load(ID) == 0
+            && self.waiting.load(ID) == 0
     }
 
     /// Waits until the engine is idle or `deadline` passes; returns whether it is idle.
@@ -196,7 +257,9 @@ impl Ledger {
         let rel = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let id = |c: &AtomicU64| c.load(ID);
         let accepted = id(&self.accepted);
+        let claimed = id(&self.claimed);
         let queued = id(&self.queued);
+        let appending = id(&self.appending);
         let in_flight = id(&self.in_flight);
         let waiting_retries = id(&self.waiting);
         let failed_by_kind = FailedCounts {
@@ -232,6 +295,14 @@ impl Ledger {
             replays_enqueued: a(Activity::ReplayEnqueued),
             replays_resolved: a(Activity::ReplayResolved),
             store_errors: a(Activity::StoreError),
+            appending,
+            stored: id(&self.stored),
+            not_stored: id(&self.not_stored),
+            claimed,
+            released: id(&self.released),
+            recovered: a(Activity::Recovered),
+            outbox_full: a(Activity::OutboxFull),
+            outbox_errors: a(Activity::OutboxError),
         }
     }
 

@@ -88,22 +88,63 @@ pub struct DeliveryStats {
     pub replays_resolved: u64,
     /// Store writes that failed (their events are counted in `failed` all the same).
     pub store_errors: u64,
+    /// Outbox mode: events being appended now (with `queued`, the accepted events that
+    /// are not yet durable).
+    #[serde(default)]
+    pub appending: u64,
+    /// Outbox mode: events appended durably.
+    #[serde(default)]
+    pub stored: u64,
+    /// Outbox mode: events whose append failed (their callers were told; logged).
+    #[serde(default)]
+    pub not_stored: u64,
+    /// Outbox mode: entries claimed from the outbox (including `recovered`).
+    #[serde(default)]
+    pub claimed: u64,
+    /// Outbox mode: claimed entries given back to the outbox (to retry later, or left
+    /// there at shutdown).
+    #[serde(default)]
+    pub released: u64,
+    /// Outbox mode: claimed entries that a previous run or another instance appended.
+    #[serde(default)]
+    pub recovered: u64,
+    /// Outbox mode: times the writer waited because the outbox was full.
+    #[serde(default)]
+    pub outbox_full: u64,
+    /// Outbox mode: outbox calls that failed (and were retried).
+    #[serde(default)]
+    pub outbox_errors: u64,
 }
 
 impl DeliveryStats {
-    /// Whether `accepted = delivered + failed + evicted + queued + in_flight + waiting_retries`.
+    /// Whether `accepted + claimed = delivered + failed + evicted + not_stored + stored +
+    /// released + queued + appending + in_flight + waiting_retries`.
+    ///
+    /// Without an outbox, `claimed`, `stored`, `not_stored`, `released` and `appending`
+    /// stay 0 and this is `accepted = delivered + failed + evicted + queued + in_flight +
+    /// waiting_retries`. With one, every accepted event ends as stored (or evicted, or
+    /// not stored), and every claimed entry as delivered, failed or released.
     pub fn balances(&self) -> bool {
-        self.accepted
+        self.accepted + self.claimed
             == self.delivered
                 + self.failed
                 + self.evicted
+                + self.not_stored
+                + self.stored
+                + self.released
                 + self.queued
+                + self.appending
                 + self.in_flight
                 + self.waiting_retries
     }
 
-    /// Whether nothing is queued, in flight or waiting.
+    /// Whether nothing is queued, being appended, in flight or waiting.
     pub fn is_idle(&self) -> bool {
-        self.queued == 0 && self.in_flight == 0 && self.waiting_retries == 0
+        self.queued == 0 && self.appending == 0 && self.in_flight == 0 && self.waiting_retries == 0
+    }
+
+    /// Accepted events not yet durable (outbox mode): queued or being appended.
+    pub fn not_yet_durable(&self) -> u64 {
+        self.queued + self.appending
     }
 }

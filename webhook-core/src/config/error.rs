@@ -8,6 +8,32 @@ use crate::signing::SecretError;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// The lease is shorter than the attempt timeout plus its margin (or over a day): a
+    /// shorter lease lets a second claim deliver the same event while the first attempt
+    /// still runs.
+    #[error("`lease_ms` = {lease_ms} is out of range; expected {min_ms}..=86400000 (the attempt timeout plus at least 10 s, so an attempt always ends inside its lease)")]
+    LeaseTooShort {
+        /// The lease given.
+        lease_ms: u64,
+        /// The shortest allowed.
+        min_ms: u64,
+    },
+    /// Two fields that exclude each other were both set.
+    #[error("{fields} are both set; expected {expected}")]
+    Conflict {
+        /// The fields.
+        fields: &'static str,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// A retry schedule name that is not known.
+    #[error("`retry_schedule` = `{value}` is not a known schedule; expected one of {valid}")]
+    UnknownSchedule {
+        /// The name given.
+        value: String,
+        /// The known names.
+        valid: &'static str,
+    },
     /// A number outside its allowed range.
     #[error("`{field}` = {value} is out of range; expected {expected}")]
     OutOfRange {

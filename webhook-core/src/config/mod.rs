@@ -1,6 +1,7 @@
 //! Configuration: the seed's `WebhookConfig` (as written by users) and its validated form.
 
 mod destination;
+mod outbox;
 mod error;
 mod filter;
 
@@ -10,6 +11,8 @@ pub use destination::{
 };
 pub use error::ConfigError;
 pub use filter::EventFilter;
+pub use outbox::{Durability, MIN_LEASE_MARGIN, OutboxSettings};
+use crate::outbox::NamedSchedule;
 
 use crate::event::{WebhookEventType, valid_event_names};
 use crate::queue::WebhookQueuePolicy;
@@ -81,6 +84,25 @@ pub struct WebhookConfig {
     pub store_path: Option<PathBuf>,
     /// Extra static headers sent with every request (values may be secret: never logged).
     pub headers: Option<BTreeMap<String, String>>,
+    /// A named retry schedule (`exponential`, the default; `svix`; `day`): see
+    /// [`NamedSchedule`](crate::outbox::NamedSchedule). Not with `retry_schedule_ms`.
+    pub retry_schedule: Option<String>,
+    /// Keep every accepted event in a durable outbox until its final outcome (facade and
+    /// CLI: the sled outbox beside the store; default `false`).
+    pub durable: Option<bool>,
+    /// With an outbox: `batched` (default; `send` returns at once) or `sync` (every
+    /// `send` waits until its event is durable).
+    pub durability: Option<Durability>,
+    /// With an outbox: most events per commit (default 512, 1..=10000).
+    pub commit_batch_max: Option<u32>,
+    /// With an outbox: how long a commit waits for more events, in ms (default 2, 0..=1000).
+    pub commit_linger_ms: Option<u64>,
+    /// With an outbox: most entries it holds before new events wait in the queue
+    /// (default 1,000,000, 100..=100000000).
+    pub outbox_max_pending: Option<u64>,
+    /// With an outbox: how long a claim holds an entry, in ms (default twice the timeout
+    /// plus 30 s; at least the timeout plus 10 s, at most a day).
+    pub lease_ms: Option<u64>,
 }
 
 /// Static headers with a `Debug` that shows names only.
@@ -138,6 +160,8 @@ pub struct ResolvedWebhookConfig {
     pub store_path: Option<PathBuf>,
     /// Extra static headers.
     pub headers: StaticHeaders,
+    /// Outbox settings (used when a notifier has an outbox).
+    pub outbox: OutboxSettings,
 }
 
 fn check<T: PartialOrd + fmt::Display + Copy>(
@@ -263,6 +287,7 @@ impl WebhookConfig {
             shutdown_grace: limits.shutdown_grace,
             max_payload_bytes: limits.max_payload_bytes,
             store_path: self.store_path.clone(),
+            outbox: self.outbox_settings(Duration::from_secs(u64::from(timeout)))?,
         })
     }
 
@@ -282,6 +307,21 @@ impl WebhookConfig {
 
     /// The explicit schedule if given, else the exponential one.
     fn retry_schedule(&self) -> Result<RetrySchedule, ConfigError> {
+        if let Some(name) = &self.retry_schedule {
+            if self.retry_schedule_ms.is_some() {
+                return Err(ConfigError::Conflict {
+                    fields: "`retry_schedule` and `retry_schedule_ms`",
+                    expected: "at most one of them",
+                });
+            }
+            let named = NamedSchedule::parse(name).ok_or_else(|| ConfigError::UnknownSchedule {
+                value: name.clone(),
+                valid: NamedSchedule::NAMES,
+            })?;
+            if let Some(delays) = named.delays() {
+                return Ok(RetrySchedule::explicit(delays));
+            }
+        }
         if let Some(schedule) = &self.retry_schedule_ms {
             return parse_schedule(schedule);
         }

@@ -127,6 +127,18 @@ impl WebhookMessage {
         Self::from_parts(event, WebhookEventType::from_name(event), task_id, body)
     }
 
+    /// A message read back from an outbox: the body was checked when it was first made,
+    /// so it is not parsed again.
+    pub(crate) fn from_stored(
+        id: WebhookId,
+        event: &str,
+        task_id: Option<String>,
+        body: Bytes,
+    ) -> Result<Self, MessageError> {
+        Self::from_parts(event, WebhookEventType::from_name(event), task_id, body)
+            .map(|m| m.with_id(id))
+    }
+
     /// `seed` is `WebhookEventType::from_name(event)`, looked up by the caller.
     fn from_parts(
         event: &str,
