@@ -21,7 +21,9 @@
 pub mod config;
 pub mod diagnostics;
 pub mod event;
+mod hex;
 pub mod queue;
+mod random;
 pub mod replay;
 pub mod retry;
 pub mod signing;

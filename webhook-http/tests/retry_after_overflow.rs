@@ -77,12 +77,13 @@ async fn a_delivered_event_stays_delivered_whatever_its_retry_after_says() {
     }
 }
 
-/// Values that must not leave a retry waiting longer than the test: unparsable ones
-/// (ignored, so the schedule's 20 ms applies) and past dates (retry now).
+/// Values that do not leave a retry waiting longer than the test: out-of-range dates
+/// (refused, so the schedule's 20 ms applies) and past dates (retry now). Huge
+/// delay-seconds saturate and are capped at the schedule's 30 s: the unit tests of
+/// `RetrySchedule::delay` and the transport test below cover them.
 #[tokio::test]
 async fn a_retryable_status_with_an_overflowing_or_past_date_is_retried_and_delivered() {
     for value in [
-        "99999999999999999999999999",
         "Sun, 06 Nov 300000000000 08:49:37 GMT",
         "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
         "Mon, 01 Jan 0001 00:00:00 GMT",

@@ -116,7 +116,6 @@ fn needs_escape(b: u8) -> bool {
 /// The slow path: copies runs of plain bytes and escapes the rest as serde_json does
 /// (`\"`, `\\`, the short forms `\b \t \n \f \r`, and `\u00xx` for other control bytes).
 fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !needs_escape(b) {
@@ -132,14 +131,10 @@ fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
             b'\n' => out.extend_from_slice(b"\\n"),
             0x0c => out.extend_from_slice(b"\\f"),
             b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.extend_from_slice(&crate::hex::pair(b));
+            }
         }
     }
     out.extend_from_slice(&bytes[start..]);
