@@ -187,7 +187,12 @@ mod tests {
     /// A year for a generated date: usually in range, often anywhere a receiver may
     /// write one (the huge ones overflowed the old calendar arithmetic).
     fn year() -> impl Strategy<Value = u64> {
-        prop_oneof![1900u64..=10_100, 0u64..100, any::<u64>(), 1u64 << 40..1u64 << 63]
+        prop_oneof![
+            1900u64..=10_100,
+            0u64..100,
+            any::<u64>(),
+            1u64 << 40..1u64 << 63
+        ]
     }
 
     const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -206,7 +211,17 @@ mod tests {
 
     /// A `Retry-After` value in one of the forms a receiver may send, or junk.
     fn retry_after_value() -> impl Strategy<Value = String> {
-        let fields = || (0usize..7, 0u32..40, 0usize..12, year(), 0u32..30, 0u32..70, 0u32..70);
+        let fields = || {
+            (
+                0usize..7,
+                0u32..40,
+                0usize..12,
+                year(),
+                0u32..30,
+                0u32..70,
+                0u32..70,
+            )
+        };
         prop_oneof![
             any::<String>(),
             "[0-9]{1,45}",

@@ -117,7 +117,7 @@ async fn the_transport_reports_far_retry_afters_without_panicking() {
         // The two reads of the clock differ by the exchange's duration at most.
         match (response.retry_after, expected) {
             (Some(got), Some(want)) => {
-                let gap = if got > want { got - want } else { want - got };
+                let gap = got.abs_diff(want);
                 assert!(gap < TIMEOUT, "Retry-After {value}: {got:?} vs {want:?}");
             }
             (got, want) => assert_eq!(got, want, "Retry-After {value}"),

@@ -27,10 +27,12 @@ impl Progress {
 
     fn with_target(notifier: &Notifier, what: &'static str, target: ProgressDrawTarget) -> Self {
         let bar = ProgressBar::with_draw_target(None, target)
-            .with_style(ProgressStyle::with_template("{spinner} {prefix}: {msg}").unwrap_or_else(
-                // The template is a constant; a mistake in it shows as the default style.
-                |_| ProgressStyle::default_spinner(),
-            ))
+            .with_style(
+                ProgressStyle::with_template("{spinner} {prefix}: {msg}").unwrap_or_else(
+                    // The template is a constant; a mistake in it shows as the default style.
+                    |_| ProgressStyle::default_spinner(),
+                ),
+            )
             .with_prefix(what);
         let stop = Arc::new(AtomicBool::new(false));
         let thread = (!bar.is_hidden()).then(|| {

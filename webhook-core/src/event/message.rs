@@ -73,12 +73,13 @@ impl WebhookMessage {
         // serde_json with the derived impls: one serializer for the payload. Measured
         // against the direct writer this replaces (BENCHMARKS.md, "One serializer"), the
         // 4-producer enqueue median stays well under the 1 µs target.
-        let (body, ()) = exact_size(|buf| serde_json::to_writer(buf, payload)).map_err(|source| {
-            MessageError::Serialize {
-                event: payload.event.clone(),
-                source,
-            }
-        })?;
+        let (body, ()) =
+            exact_size(|buf| serde_json::to_writer(buf, payload)).map_err(|source| {
+                MessageError::Serialize {
+                    event: payload.event.clone(),
+                    source,
+                }
+            })?;
         Self::from_parts(&payload.event, seed, payload.task_id.clone(), body)
     }
 

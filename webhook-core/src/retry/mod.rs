@@ -234,8 +234,20 @@ mod tests {
     #[test]
     fn huge_schedules_retry_afters_and_odd_samples_saturate() {
         let huge = RetrySchedule::explicit(vec![Duration::MAX, Duration::MAX]);
-        for after in [None, Some(Duration::MAX), Some(Duration::from_secs(u64::MAX))] {
-            for unit in [0.0, 1.0, -1.0, 7.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        for after in [
+            None,
+            Some(Duration::MAX),
+            Some(Duration::from_secs(u64::MAX)),
+        ] {
+            for unit in [
+                0.0,
+                1.0,
+                -1.0,
+                7.5,
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ] {
                 let d = huge.delay(1, after, unit).expect("within retries");
                 assert_eq!(d, LONGEST_DELAY, "{after:?} {unit}");
                 assert!(huge.clone().without_jitter().delay(2, after, unit) == Some(LONGEST_DELAY));
