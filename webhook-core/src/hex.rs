@@ -1,5 +1,5 @@
 //! Lowercase hexadecimal, both ways: the one encoder and decoder of the workspace
-//! (webhook ids, hex signatures, verifying hex signatures).
+//! (webhook ids, hex signatures, JSON's `\u00xx` escapes, verifying hex signatures).
 //!
 //! A table of the 256 digit pairs: one load per byte. Webhook ids are encoded on every
 //! enqueue, where this is about four times cheaper than `format!("{:016x}")`.
@@ -15,6 +15,11 @@ const PAIRS: [[u8; 2]; 256] = {
     }
     pairs
 };
+
+/// The two lowercase hex digits of `byte`.
+pub(crate) const fn pair(byte: u8) -> [u8; 2] {
+    PAIRS[byte as usize]
+}
 
 /// Writes the lowercase hex of `bytes` into the first `2 * bytes.len()` bytes of `out`.
 ///
@@ -66,6 +71,7 @@ mod tests {
         let mut text = String::new();
         push(&mut text, &[0x00, 0x0f, 0xa5, 0xff]);
         assert_eq!(text, "000fa5ff");
+        assert_eq!(pair(0xc3), *b"c3");
         let mut buf = [0u8; 6];
         encode_into(&mut buf, &[0x12, 0xab, 0x7f]);
         assert_eq!(&buf, b"12ab7f");

@@ -1,6 +1,7 @@
 //! What is sent: event names, the seed's payload shape, and ready-to-queue messages.
 
 mod id;
+mod json;
 mod message;
 mod payload;
 
