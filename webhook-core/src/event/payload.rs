@@ -7,12 +7,12 @@
 //! Why not serde_json alone (tried in commit dcffcd3, measured, reverted):
 //! `#[serde(flatten)]` sends serialization through serde's map machinery, and the body
 //! is serialized on the caller's thread on every enqueue. callgrind counts 6,439
-//! instructions per `WebhookMessage::from_payload` with serde_json against 2,901 with
-//! this writer (criterion: 435 against 263 ns). Side by side on the enqueue bench
-//! (BENCHMARKS.md, "One field list, one generator, one hex module"), serde_json's
-//! 4-producer median was 490–718 ns against 300–492 ns: under the 1 µs target on the
-//! fast machine of that day, but the same code measured 762–1,202 ns in earlier
-//! phases of this 2-core machine, where 2.2 times the serialization work would not be.
+//! instructions per `WebhookMessage::from_payload` with serde_json against 2,906 with
+//! this writer (criterion: 435–586 against 249–261 ns). Side by side on the enqueue
+//! bench (BENCHMARKS.md, "Twins removed"), serde_json's 4-producer medians were
+//! 490–718 ns against 300–445 ns for this writer: under the 1 µs target on that day's
+//! fast machine, but the writer measured 762–1,202 ns in earlier phases of this 2-core
+//! machine, where 2.2 times the serialization work would not meet it.
 //! The writer's output equals serde_json's byte for byte (tests in `json.rs`, random
 //! payloads included).
 
