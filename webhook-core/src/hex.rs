@@ -2,9 +2,10 @@
 //! (webhook ids, hex signatures, JSON's `\u00xx` escapes, verifying hex signatures).
 //!
 //! A table of the 256 digit pairs: one load per byte. Webhook ids are encoded on every
-//! enqueue, where this costs a fraction of `format!("{:032x}")` and allocates nothing. The `hex`
-//! crate would do the same; it is not in the dependency tree, and these 40 lines are
-//! all the workspace needs (encoding into a fixed buffer, decoding a fixed length).
+//! enqueue, where this costs a fraction of `format!("{:032x}")` and allocates nothing.
+//! The `hex` crate would do the same; it is not in the dependency tree, and these 40
+//! lines are all the workspace needs (encoding into a fixed buffer, decoding a fixed
+//! length).
 
 /// The two lowercase hex digits of every byte.
 const PAIRS: [[u8; 2]; 256] = {
