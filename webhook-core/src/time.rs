@@ -1,4 +1,9 @@
-//! Wall-clock helpers: unix time and RFC 3339 / HTTP-date formatting without a date library.
+//! Wall-clock helpers: unix time, RFC 3339 formatting, and reading `Retry-After`.
+//!
+//! HTTP-dates are parsed by the `httpdate` crate (hyper's own), which accepts the three
+//! forms RFC 9110 §5.6.7 requires recipients to accept. RFC 3339 formatting stays here:
+//! twenty lines of calendar arithmetic, against a date library (`time`, `chrono`) that
+//! nothing else in webhook-core's dependency tree pulls in.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,55 +50,25 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// (year, month, day) to days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the HTTP-date form servers send.
+/// Parses an HTTP-date in any of the three forms RFC 9110 requires recipients to
+/// accept: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and C's asctime (`Sun Nov  6 08:49:37 1994`).
+///
+/// Surrounding whitespace is ignored. Dates before 1970 or after 9999, and dates whose
+/// weekday does not match, are refused (`None`); no input panics.
 pub fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let rest = text.trim().split_once(", ")?.1;
-    let mut parts = rest.split(' ');
-    let day: u32 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':');
-    let h: u64 = hms.next()?.parse().ok()?;
-    let mi: u64 = hms.next()?.parse().ok()?;
-    let s: u64 = hms.next()?.parse().ok()?;
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + mi * 60 + s))
+    httpdate::parse_http_date(text.trim()).ok()
 }
 
 /// Interprets a `Retry-After` header value (delay-seconds or HTTP-date) relative to `now`.
 ///
-/// Returns `None` when the value is neither form. A date in the past gives a zero delay.
+/// Returns `None` when the value is neither form. A date in the past gives a zero delay;
+/// delay-seconds too large for a `u64` saturate at `u64::MAX` seconds. No input panics:
+/// the caller bounds the delay it uses (see `RetrySchedule::delay`).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
         return Some(Duration::from_secs(secs));
     }
     let at = parse_http_date(value)?;
@@ -103,6 +78,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn rfc3339_formats_known_instants() {
@@ -114,11 +90,48 @@ mod tests {
     }
 
     #[test]
-    fn http_date_round_trips_through_civil_days() {
-        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("valid date");
-        assert_eq!(unix_seconds(t), 784_111_777);
-        assert!(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT").is_none());
-        assert!(parse_http_date("yesterday").is_none());
+    fn http_dates_are_read_in_all_three_forms() {
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "  Sun, 06 Nov 1994 08:49:37 GMT ",
+        ] {
+            let t = parse_http_date(form).unwrap_or_else(|| panic!("{form:?} is valid"));
+            assert_eq!(unix_seconds(t), 784_111_777, "{form:?}");
+        }
+        // RFC 850's two-digit years: 70..=99 are 19xx, 00..=69 are 20xx.
+        let y2k = parse_http_date("Saturday, 01-Jan-00 00:00:00 GMT").expect("valid");
+        assert_eq!(unix_seconds(y2k), 946_684_800);
+    }
+
+    #[test]
+    fn http_dates_out_of_range_or_malformed_are_refused() {
+        for bad in [
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "yesterday",
+            "",
+            "Mon, 06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 300000000000 08:49:37 GMT",
+            "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
+            "Mon, 01 Jan 0001 00:00:00 GMT",
+            // The case proptest's saved seed (proptest-regressions/time.txt) shrank to
+            // while the hand-written parser was still here: a year past 9999.
+            "Mon, 01 Jan 10000 00:00:00 GMT",
+            "Wed, 31 Dec 1969 23:59:59 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Nov 1994 08:49:37 GMT é",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad:?}");
+        }
+        // The edges of the accepted range.
+        assert_eq!(
+            parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(UNIX_EPOCH)
+        );
+        let last = parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT").expect("valid");
+        assert_eq!(unix_seconds(last), 253_402_300_799);
     }
 
     #[test]
@@ -137,5 +150,146 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("+5", now), None);
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:49:37 1994", now),
+            Some(Duration::from_secs(7))
+        );
+    }
+
+    #[test]
+    fn retry_after_beyond_u64_saturates_and_far_dates_do_not_overflow() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770);
+        let most = Some(Duration::from_secs(u64::MAX));
+        assert_eq!(parse_retry_after("18446744073709551615", now), most);
+        assert_eq!(parse_retry_after("18446744073709551616", now), most);
+        assert_eq!(parse_retry_after(&"9".repeat(400), now), most);
+        let far = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).expect("valid");
+        assert_eq!(far.as_secs(), 253_402_300_799 - 784_111_770);
+        // A date after `now` seen from a clock far in the future, or far in the past.
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", UNIX_EPOCH + far * 2),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 300000000000 08:49:37 GMT", now),
+            None
+        );
+    }
+
+    /// A year for a generated date: usually in range, often anywhere a receiver may
+    /// write one (the huge ones overflowed the old calendar arithmetic).
+    fn year() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            1900u64..=10_100,
+            0u64..100,
+            any::<u64>(),
+            1u64 << 40..1u64 << 63
+        ]
+    }
+
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const LONG_WEEKDAYS: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+
+    /// A `Retry-After` value in one of the forms a receiver may send, or junk.
+    fn retry_after_value() -> impl Strategy<Value = String> {
+        let fields = || {
+            (
+                0usize..7,
+                0u32..40,
+                0usize..12,
+                year(),
+                0u32..30,
+                0u32..70,
+                0u32..70,
+            )
+        };
+        prop_oneof![
+            any::<String>(),
+            "[0-9]{1,45}",
+            "[ +-]?[0-9]{0,25}[ .a-z]?",
+            any::<u64>().prop_map(|n| n.to_string()),
+            fields().prop_map(|(w, d, m, y, h, mi, s)| format!(
+                "{}, {d:02} {} {y} {h:02}:{mi:02}:{s:02} GMT",
+                WEEKDAYS[w], MONTHS[m]
+            )),
+            fields().prop_map(|(w, d, m, y, h, mi, s)| format!(
+                "{}, {d:02}-{}-{:02} {h:02}:{mi:02}:{s:02} GMT",
+                LONG_WEEKDAYS[w],
+                MONTHS[m],
+                y % 100
+            )),
+            fields().prop_map(|(w, d, m, y, h, mi, s)| format!(
+                "{} {} {d:>2} {h:02}:{mi:02}:{s:02} {y}",
+                WEEKDAYS[w], MONTHS[m]
+            )),
+        ]
+    }
+
+    /// Any instant a clock may read: before the epoch, now, or far ahead.
+    fn clock() -> impl Strategy<Value = SystemTime> {
+        prop_oneof![
+            (0u64..400 * 365 * 86_400).prop_map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+            (0u64..100 * 365 * 86_400).prop_map(|s| UNIX_EPOCH - Duration::from_secs(s)),
+        ]
+    }
+
+    /// The last second an HTTP-date can name (9999-12-31T23:59:59Z).
+    const LAST_HTTP_DATE: u64 = 253_402_300_799;
+
+    proptest! {
+        #[test]
+        fn retry_after_never_panics_and_stays_in_bounds(value in retry_after_value(), now in clock()) {
+            let parsed = parse_retry_after(&value, now);
+            let trimmed = value.trim();
+            if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+                let want = trimmed.parse::<u64>().unwrap_or(u64::MAX);
+                prop_assert_eq!(parsed, Some(Duration::from_secs(want)));
+            } else if let Some(delay) = parsed {
+                // A date: never after the last HTTP-date, seen from `now`.
+                let at = parse_http_date(&value).expect("only dates get here");
+                prop_assert!(unix_seconds(at) <= LAST_HTTP_DATE);
+                prop_assert_eq!(delay, at.duration_since(now).unwrap_or(Duration::ZERO));
+                prop_assert!(now.checked_add(delay).is_some());
+            }
+        }
+
+        #[test]
+        fn http_dates_in_range_are_read_in_every_form(secs in 0u64..=LAST_HTTP_DATE) {
+            let at = UNIX_EPOCH + Duration::from_secs(secs);
+            let imf = httpdate::fmt_http_date(at);
+            prop_assert_eq!(parse_http_date(&imf), Some(at));
+            // The same instant in the two obsolete forms, built from the IMF-fixdate's parts:
+            // `Sun, 06 Nov 1994 08:49:37 GMT`.
+            let parts: Vec<&str> = imf.trim_end_matches(" GMT").split([',', ' ']).collect();
+            let (wd, day, mon, year, hms) = (parts[0], parts[2], parts[3], parts[4], parts[5]);
+            let day_n: u32 = day.parse().expect("digits");
+            let asctime = format!("{wd} {mon} {day_n:>2} {hms} {year}");
+            prop_assert_eq!(parse_http_date(&asctime), Some(at));
+            let year_n: u64 = year.parse().expect("digits");
+            if (1970..2070).contains(&year_n) {
+                let long = LONG_WEEKDAYS[WEEKDAYS.iter().position(|w| *w == wd).expect("weekday")];
+                let rfc850 = format!("{long}, {day}-{mon}-{:02} {hms} GMT", year_n % 100);
+                prop_assert_eq!(parse_http_date(&rfc850), Some(at));
+            }
+        }
     }
 }

@@ -162,6 +162,17 @@ async fn required_signatures_refuse_unsigned_requests_without_using_up_the_scrip
 }
 
 #[tokio::test]
+async fn the_longest_retry_after_is_sent_as_the_largest_whole_seconds() {
+    let receiver = TestReceiver::builder()
+        .per_webhook(Reply::status(503).retry_after(Duration::MAX))
+        .start()
+        .expect("starts");
+    let answer = send(&receiver, "msg_max", None).await.expect("answered");
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.retry_after, Some(Duration::from_secs(u64::MAX)));
+}
+
+#[tokio::test]
 async fn answers_follow_the_script_of_each_webhook_id() {
     let throttled = Reply::status(429).retry_after(Duration::from_millis(1500));
     let receiver = TestReceiver::builder()

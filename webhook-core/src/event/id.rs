@@ -5,8 +5,8 @@ use std::cmp::Ordering as CmpOrdering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{hex, random};
 
 /// The id sent in the `webhook-id` header. Receivers use it to deduplicate.
 ///
@@ -21,18 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct WebhookId(Repr);
-
-/// The two lowercase hex digits of every byte.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        pairs[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
-        i += 1;
-    }
-    pairs
-};
 
 /// The longest id kept inline.
 const INLINE: usize = 46;
@@ -60,15 +48,11 @@ pub struct InvalidWebhookId {
 impl WebhookId {
     /// A fresh, unique id.
     pub fn generate() -> Self {
-        let (hi, lo) = counter_ids();
-        // The same text as `format!("msg_{hi:016x}{lo:016x}")`, at a fraction of the cost
-        // and with no allocation (this runs on every enqueue).
+        // The same text as `format!("msg_{:032x}", random::unique_u128())`, at a fraction
+        // of the cost and with no allocation (this runs on every enqueue).
         let mut bytes = [0u8; INLINE];
         bytes[..4].copy_from_slice(b"msg_");
-        let digits = (u128::from(hi) << 64 | u128::from(lo)).to_be_bytes();
-        for (pair, b) in bytes[4..36].chunks_exact_mut(2).zip(digits) {
-            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
-        }
+        hex::encode_into(&mut bytes[4..36], &random::unique_u128().to_be_bytes());
         Self(Repr::Inline { len: 36, bytes })
     }
 
@@ -92,46 +76,6 @@ impl WebhookId {
             _ => Self(Repr::Heap(id.into())),
         }
     }
-}
-
-/// 64 unpredictable bits (seeds for jitter sources).
-pub(crate) fn random_seed() -> u64 {
-    random_u128_halves().0
-}
-
-/// 128 bits unique to this call in this process: a counter through a bijection (so no
-/// two calls share `lo`), both halves mixed with a random per-process key. About a
-/// tenth of the cost of [`random_u128_halves`]; it runs on every enqueue.
-fn counter_ids() -> (u64, u64) {
-    /// The 64-bit finalizer of SplitMix64: a bijection that spreads every input bit.
-    fn mix(mut z: u64) -> u64 {
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    static KEY: OnceLock<(u64, u64)> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (k0, k1) = *KEY.get_or_init(random_u128_halves);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let lo = mix(n ^ k1);
-    (mix(lo ^ k0), lo)
-}
-
-/// 128 unpredictable bits: SipHash with a random per-process key over a counter.
-pub(crate) fn random_u128_halves() -> (u64, u64) {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    static KEYS: OnceLock<RandomState> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let keys = KEYS.get_or_init(RandomState::new);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut a = keys.build_hasher();
-    a.write_u64(n);
-    a.write_u8(0);
-    let mut b = keys.build_hasher();
-    b.write_u64(n);
-    b.write_u8(1);
-    (a.finish(), b.finish())
 }
 
 impl FromStr for WebhookId {

@@ -5,68 +5,92 @@
 //! through serde's map machinery that `#[serde(flatten)]` forces: the enqueue path
 //! serializes every event on the caller's thread, and this takes about a third of the
 //! time. The equality with serde_json is pinned by tests, including random strings.
+//!
+//! The fields are not listed here: `payload.rs` declares the structs with `json_object!`,
+//! which implements [`Fields`] from their declarations. This module only knows how to
+//! write each field type ([`Field`]).
 
 use super::WebhookPayload;
+
+/// Where written string values sit in the output, when they needed no escaping.
+#[derive(Debug, Default)]
+pub(crate) struct Spans {
+    /// The `task_id` value's characters.
+    pub(crate) task_id: Option<(usize, usize)>,
+}
+
+/// A struct whose fields are written as members of a JSON object (implemented by
+/// `json_object!` in `payload.rs`).
+pub(crate) trait Fields {
+    /// Appends `,"name":value` for every field that serde would write, in order.
+    fn write_fields(&self, out: &mut Vec<u8>, spans: &mut Spans);
+}
+
+/// One field's type, as serde_json writes it with the attributes `payload.rs` gives it.
+pub(crate) trait Field {
+    /// Appends `key` (comma, quoted name, colon) and the value, or nothing when serde
+    /// skips it. `name` is the field's name, `spans` where to note a string's position.
+    fn write(&self, out: &mut Vec<u8>, key: &[u8], name: &str, spans: &mut Spans);
+}
+
+impl Field for String {
+    fn write(&self, out: &mut Vec<u8>, key: &[u8], _: &str, _: &mut Spans) {
+        out.extend_from_slice(key);
+        string(out, self);
+    }
+}
+
+/// `#[serde(default, skip_serializing_if = "Option::is_none")]`.
+impl Field for Option<String> {
+    fn write(&self, out: &mut Vec<u8>, key: &[u8], name: &str, spans: &mut Spans) {
+        if let Some(value) = self {
+            out.extend_from_slice(key);
+            let start = out.len() + 1;
+            if string(out, value) && name == "task_id" {
+                spans.task_id = Some((start, start + value.len()));
+            }
+        }
+    }
+}
+
+/// `#[serde(default, skip_serializing_if = "Option::is_none")]`.
+impl Field for Option<u32> {
+    fn write(&self, out: &mut Vec<u8>, key: &[u8], name: &str, spans: &mut Spans) {
+        self.map(u64::from).write(out, key, name, spans);
+    }
+}
+
+/// `#[serde(default, skip_serializing_if = "Option::is_none")]`.
+impl Field for Option<u64> {
+    fn write(&self, out: &mut Vec<u8>, key: &[u8], _: &str, _: &mut Spans) {
+        if let Some(value) = self {
+            out.extend_from_slice(key);
+            number(out, *value);
+        }
+    }
+}
+
+/// `#[serde(flatten)]`: the context's fields are members of the payload's object.
+impl Field for super::WebhookContext {
+    fn write(&self, out: &mut Vec<u8>, _: &[u8], _: &str, spans: &mut Spans) {
+        self.write_fields(out, spans);
+    }
+}
 
 /// Appends the JSON object of `payload` to `out`; returns where the `task_id` value's
 /// characters are in `out` when they needed no escaping (so the message can point at
 /// them instead of copying them).
 pub(crate) fn write_payload(out: &mut Vec<u8>, payload: &WebhookPayload) -> Option<(usize, usize)> {
-    let context = &payload.context;
-    out.extend_from_slice(b"{\"event\":");
-    string(out, &payload.event);
-    out.extend_from_slice(b",\"timestamp\":");
-    string(out, &payload.timestamp);
-    let mut task_span = None;
-    if let Some(task_id) = &payload.task_id {
-        out.extend_from_slice(b",\"task_id\":");
-        let start = out.len() + 1;
-        if string(out, task_id) {
-            task_span = Some((start, start + task_id.len()));
-        }
+    let mut spans = Spans::default();
+    let start = out.len();
+    payload.write_fields(out, &mut spans);
+    // Every member was written with a leading comma: the first one becomes the brace.
+    match out.get_mut(start) {
+        Some(first) => *first = b'{',
+        None => out.push(b'{'),
     }
-    optional_string(out, b",\"task_title\":", payload.task_title.as_deref());
-    optional_string(
-        out,
-        b",\"previous_status\":",
-        payload.previous_status.as_deref(),
-    );
-    optional_string(
-        out,
-        b",\"current_status\":",
-        payload.current_status.as_deref(),
-    );
-    optional_string(out, b",\"note\":", payload.note.as_deref());
-    optional_string(out, b",\"runner\":", context.runner.as_deref());
-    optional_string(out, b",\"model\":", context.model.as_deref());
-    optional_number(out, b",\"phase\":", context.phase.map(u64::from));
-    optional_number(
-        out,
-        b",\"phase_count\":",
-        context.phase_count.map(u64::from),
-    );
-    optional_number(out, b",\"duration_ms\":", context.duration_ms);
-    optional_string(out, b",\"repo_root\":", context.repo_root.as_deref());
-    optional_string(out, b",\"branch\":", context.branch.as_deref());
-    optional_string(out, b",\"commit\":", context.commit.as_deref());
-    optional_string(out, b",\"ci_gate\":", context.ci_gate.as_deref());
     out.push(b'}');
-    task_span
-}
-
-/// `key` is the comma, the quoted name and the colon.
-fn optional_string(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
-    if let Some(value) = value {
-        out.extend_from_slice(key);
-        string(out, value);
-    }
-}
-
-fn optional_number(out: &mut Vec<u8>, key: &[u8], value: Option<u64>) {
-    if let Some(value) = value {
-        out.extend_from_slice(key);
-        number(out, value);
-    }
+    spans.task_id
 }
 
 /// A JSON string with serde_json's escapes; returns whether it was copied unescaped.
@@ -116,7 +140,6 @@ fn needs_escape(b: u8) -> bool {
 /// The slow path: copies runs of plain bytes and escapes the rest as serde_json does
 /// (`\"`, `\\`, the short forms `\b \t \n \f \r`, and `\u00xx` for other control bytes).
 fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !needs_escape(b) {
@@ -132,14 +155,10 @@ fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
             b'\n' => out.extend_from_slice(b"\\n"),
             0x0c => out.extend_from_slice(b"\\f"),
             b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.extend_from_slice(&crate::hex::pair(b));
+            }
         }
     }
     out.extend_from_slice(&bytes[start..]);

@@ -5,7 +5,6 @@ mod json;
 mod message;
 mod payload;
 
-pub(crate) use id::random_seed;
 pub use id::{InvalidWebhookId, WebhookId};
 pub use message::{MessageError, WebhookMessage};
 pub use payload::{WebhookContext, WebhookPayload};

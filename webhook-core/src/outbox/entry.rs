@@ -27,7 +27,7 @@ impl OwnerId {
         Self(format!(
             "{}-{:016x}",
             std::process::id(),
-            crate::event::random_seed()
+            crate::random::seed()
         ))
     }
 
@@ -57,7 +57,7 @@ impl LeaseToken {
     pub fn fresh() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        let base = *BASE.get_or_init(crate::event::random_seed);
+        let base = *BASE.get_or_init(crate::random::seed);
         Self(base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)))
     }
 }

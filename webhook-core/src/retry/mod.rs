@@ -117,56 +117,69 @@ impl RetrySchedule {
     }
 
     /// The delay before retry `retry`, given a server's `Retry-After` and a jitter sample
-    /// `unit` in `[-1, 1]` (scaled to ±20 %).
+    /// `unit` in `[-1, 1]` (scaled to ±20 %; a sample outside is clamped, NaN counts as 0).
     ///
     /// A `Retry-After` replaces the computed delay, capped at [`RetrySchedule::cap`], and
-    /// is not jittered.
+    /// is not jittered. Whatever the inputs, the result is at most [`LONGEST_DELAY`], so
+    /// that adding it to a clock reading cannot overflow.
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>, unit: f64) -> Option<Duration> {
         let base = self.base_delay(retry)?;
-        if let Some(after) = retry_after {
-            return Some(after.min(self.cap));
-        }
-        if !self.jitter {
-            return Some(base);
-        }
-        let factor = 1.0 + JITTER_FRACTION * unit.clamp(-1.0, 1.0);
-        Some(
-            base.mul_f64(factor)
-                .min(self.cap.mul_f64(1.0 + JITTER_FRACTION)),
-        )
+        let delay = match retry_after {
+            Some(after) => after.min(self.cap),
+            None if !self.jitter => base,
+            None => {
+                let unit = if unit.is_nan() {
+                    0.0
+                } else {
+                    unit.clamp(-1.0, 1.0)
+                };
+                let ceiling = saturating_mul_f64(self.cap, 1.0 + JITTER_FRACTION);
+                saturating_mul_f64(base, 1.0 + JITTER_FRACTION * unit).min(ceiling)
+            }
+        };
+        Some(delay.min(LONGEST_DELAY))
     }
 }
 
-/// A small, fast pseudo-random source for jitter (xorshift64*), seeded per worker.
+/// The longest delay [`RetrySchedule::delay`] returns, whatever the schedule and the
+/// server's `Retry-After`: one year. Longer delays (a schedule built with
+/// `Duration::MAX`, say) are shortened to it.
+pub const LONGEST_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `d × factor` for a finite `factor` ≥ 0, saturating at `Duration::MAX` instead of
+/// panicking as `Duration::mul_f64` does.
+fn saturating_mul_f64(d: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+}
+
+/// The pseudo-random source of retry jitter, seeded per worker.
+///
+/// A stream from [`crate::random`] (fastrand's wyrand): the same seed gives the same
+/// samples, which is what `NotifierBuilder::jitter_seed` promises tests.
 #[derive(Clone, Debug)]
-pub struct JitterSource(u64);
+pub struct JitterSource(crate::random::Rng);
 
 impl JitterSource {
-    /// A source seeded from the process's random keys.
+    /// A source seeded from the operating system's randomness.
     pub fn random() -> Self {
-        Self::seeded(crate::event::random_seed())
+        Self(crate::random::rng())
     }
 
     /// A source with a fixed seed (deterministic sequences for tests).
     pub fn seeded(seed: u64) -> Self {
-        Self(seed | 1)
+        Self(crate::random::Rng::with_seed(seed))
     }
 
     /// A sample in `[-1, 1]`.
     pub fn next_unit(&mut self) -> f64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
-        (v as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        self.0.f64() * 2.0 - 1.0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn exponential_delays_double_from_base_and_stop_at_the_cap() {
@@ -219,6 +232,56 @@ mod tests {
     }
 
     #[test]
+    fn huge_schedules_retry_afters_and_odd_samples_saturate() {
+        let huge = RetrySchedule::explicit(vec![Duration::MAX, Duration::MAX]);
+        for after in [
+            None,
+            Some(Duration::MAX),
+            Some(Duration::from_secs(u64::MAX)),
+        ] {
+            for unit in [
+                0.0,
+                1.0,
+                -1.0,
+                7.5,
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ] {
+                let d = huge.delay(1, after, unit).expect("within retries");
+                assert_eq!(d, LONGEST_DELAY, "{after:?} {unit}");
+                assert!(huge.clone().without_jitter().delay(2, after, unit) == Some(LONGEST_DELAY));
+            }
+        }
+        // The formula's cap (30 s) applies to a huge base, plus the jitter's 20 %.
+        let s = RetrySchedule::exponential(u32::MAX, Duration::MAX);
+        assert_eq!(s.delay(u32::MAX, None, 1.0), Some(Duration::from_secs(36)));
+        let usual = RetrySchedule::exponential(3, Duration::from_secs(1));
+        assert_eq!(usual.delay(1, None, f64::NAN), Some(Duration::from_secs(1)));
+        assert_eq!(
+            usual.delay(1, None, f64::INFINITY),
+            Some(Duration::from_millis(1200))
+        );
+        assert_eq!(
+            usual.delay(1, Some(Duration::MAX), 0.0),
+            Some(DEFAULT_MAX_DELAY)
+        );
+    }
+
+    #[test]
+    fn a_seeded_jitter_source_repeats_its_samples_within_the_unit_range() {
+        let draw = |seed| {
+            let mut rng = JitterSource::seeded(seed);
+            (0..1_000).map(|_| rng.next_unit()).collect::<Vec<f64>>()
+        };
+        let samples = draw(7);
+        assert_eq!(samples, draw(7));
+        assert_ne!(samples, draw(8));
+        assert!(samples.iter().all(|u| (-1.0..=1.0).contains(u)));
+        assert!(samples.iter().any(|&u| u < -0.9) && samples.iter().any(|&u| u > 0.9));
+    }
+
+    #[test]
     fn explicit_schedules_replace_the_formula() {
         let s = RetrySchedule::explicit(vec![Duration::from_secs(5), Duration::from_secs(300)])
             .without_jitter();
@@ -237,6 +300,60 @@ mod tests {
         }
         for permanent in [100, 301, 302, 400, 401, 404, 410, 422] {
             assert_eq!(classify_status(permanent), StatusClass::Permanent);
+        }
+    }
+
+    /// Durations from zero to `Duration::MAX`, weighted towards the edges.
+    fn duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            (0u64..100_000).prop_map(Duration::from_millis),
+            any::<u64>().prop_map(Duration::from_secs),
+            (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+            Just(Duration::MAX),
+        ]
+    }
+
+    fn schedule() -> impl Strategy<Value = RetrySchedule> {
+        prop_oneof![
+            (0u32..40, duration()).prop_map(|(n, base)| RetrySchedule::exponential(n, base)),
+            proptest::collection::vec(duration(), 0..6).prop_map(RetrySchedule::explicit),
+        ]
+        .prop_flat_map(|s| (Just(s), any::<bool>()))
+        .prop_map(|(s, jitter)| if jitter { s } else { s.without_jitter() })
+    }
+
+    proptest! {
+        #[test]
+        fn delays_never_panic_and_stay_within_the_cap_and_the_clock(
+            schedule in schedule(),
+            retry in prop_oneof![0u32..12, any::<u32>()],
+            retry_after in proptest::option::of(duration()),
+            unit in prop_oneof![-1.0f64..=1.0, any::<f64>()],
+        ) {
+            let Some(delay) = schedule.delay(retry, retry_after, unit) else {
+                prop_assert!(retry == 0 || retry > schedule.max_retries());
+                return Ok(());
+            };
+            prop_assert!(delay <= LONGEST_DELAY);
+            let ceiling = saturating_mul_f64(schedule.cap(), 1.0 + JITTER_FRACTION);
+            prop_assert!(delay <= ceiling, "{delay:?} over {ceiling:?}");
+            if let Some(after) = retry_after {
+                prop_assert_eq!(delay, after.min(schedule.cap()).min(LONGEST_DELAY));
+            }
+            // What the worker does with it.
+            prop_assert!(std::time::Instant::now().checked_add(delay).is_some());
+            prop_assert!(tokio::time::Instant::now().checked_add(delay).is_some());
+        }
+
+        #[test]
+        fn every_status_code_has_one_class(status in any::<u16>()) {
+            let class = classify_status(status);
+            let expected = match status {
+                200..=299 => StatusClass::Success,
+                408 | 425 | 429 | 500..=599 => StatusClass::Retryable,
+                _ => StatusClass::Permanent,
+            };
+            prop_assert_eq!(class, expected);
         }
     }
 }

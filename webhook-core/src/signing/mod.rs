@@ -129,7 +129,7 @@ impl Signer {
         mac.update(body);
         let mut out = String::with_capacity(7 + 64);
         out.push_str("sha256=");
-        push_hex(&mut out, &mac.finalize().into_bytes());
+        crate::hex::push(&mut out, &mac.finalize().into_bytes());
         Some(out)
     }
 
@@ -203,15 +203,6 @@ fn standard_tag(mac: &HmacSha256, id: &str, ts: &[u8], body: &[u8]) -> [u8; 32] 
     mac.update(b".");
     mac.update(body);
     mac.finalize().into_bytes().into()
-}
-
-/// Appends the lowercase hex of `bytes` to `out`.
-pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
 }
 
 #[cfg(test)]

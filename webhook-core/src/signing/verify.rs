@@ -198,7 +198,7 @@ impl Verifier {
             .trim()
             .strip_prefix("sha256=")
             .ok_or(HEX_FORM)?;
-        let expected = from_hex(hex).ok_or(HEX_FORM)?;
+        let expected = crate::hex::decode::<32>(hex).ok_or(HEX_FORM)?;
         for mac in &self.macs {
             let mut mac = mac.clone();
             mac.update(body);
@@ -208,20 +208,4 @@ impl Verifier {
         }
         Err(VerifyError::Mismatch)
     }
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect()
 }

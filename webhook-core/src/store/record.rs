@@ -54,7 +54,7 @@ impl RecordId {
     pub fn new(at: SystemTime) -> Self {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-        let start = *START.get_or_init(|| crate::event::random_seed() as u32 & 0x0fff_ffff);
+        let start = *START.get_or_init(|| crate::random::seed() as u32 & 0x0fff_ffff);
         let seq = start.wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed));
         Self::unchecked(format!("rec_{:012x}{seq:08x}", time::unix_millis(at)))
     }

@@ -132,7 +132,10 @@ fn response(status: StatusCode, retry_after: Option<Duration>) -> Response<Full<
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;
     if let Some(delay) = retry_after {
-        let secs = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+        // Whole seconds, rounded up; `Duration::MAX` saturates instead of overflowing.
+        let secs = delay
+            .as_secs()
+            .saturating_add(u64::from(delay.subsec_nanos() > 0));
         response.headers_mut().insert(RETRY_AFTER, secs.into());
     }
     response
