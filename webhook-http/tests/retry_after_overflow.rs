@@ -66,7 +66,10 @@ async fn a_delivered_event_stays_delivered_whatever_its_retry_after_says() {
         let server = first_then_204(StatusCode::OK, value).await;
         let notifier = notifier_for(&server);
         notifier.send(&WebhookPayload::new(WebhookEventType::TaskCreated));
-        assert!(notifier.wait_idle(SETTLE).await, "{value}: not settled");
+        assert!(
+            notifier.wait_idle_async(SETTLE).await,
+            "{value}: not settled"
+        );
         let stats = notifier.stats();
         assert_eq!(
             (stats.delivered, stats.failed, stats.attempts),
@@ -94,7 +97,10 @@ async fn a_retryable_status_with_an_overflowing_or_past_date_is_retried_and_deli
         let server = first_then_204(StatusCode::SERVICE_UNAVAILABLE, value).await;
         let notifier = notifier_for(&server);
         notifier.send(&WebhookPayload::new(WebhookEventType::TaskFailed));
-        assert!(notifier.wait_idle(SETTLE).await, "{value}: not settled");
+        assert!(
+            notifier.wait_idle_async(SETTLE).await,
+            "{value}: not settled"
+        );
         let stats = notifier.stats();
         assert_eq!(
             (stats.delivered, stats.failed, stats.attempts, stats.retries),

@@ -76,6 +76,6 @@ mod store;
 
 pub use format::FORMAT_VERSION;
 pub use options::{DEFAULT_MAX_RECORDS, SledStoreOptions};
-pub use path::failure_store_path;
 pub use outbox::{OUTBOX_TREE, SledOutbox};
+pub use path::failure_store_path;
 pub use store::SledFailureStore;

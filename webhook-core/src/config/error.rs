@@ -11,7 +11,9 @@ pub enum ConfigError {
     /// The lease is shorter than the attempt timeout plus its margin (or over a day): a
     /// shorter lease lets a second claim deliver the same event while the first attempt
     /// still runs.
-    #[error("`lease_ms` = {lease_ms} is out of range; expected {min_ms}..=86400000 (the attempt timeout plus at least 10 s, so an attempt always ends inside its lease)")]
+    #[error(
+        "`lease_ms` = {lease_ms} is out of range; expected {min_ms}..=86400000 (the attempt timeout plus at least 10 s, so an attempt always ends inside its lease)"
+    )]
     LeaseTooShort {
         /// The lease given.
         lease_ms: u64,

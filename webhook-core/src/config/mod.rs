@@ -1,10 +1,11 @@
 //! Configuration: the seed's `WebhookConfig` (as written by users) and its validated form.
 
 mod destination;
-mod outbox;
 mod error;
 mod filter;
+mod outbox;
 
+use crate::outbox::NamedSchedule;
 pub use destination::{
     BlockedReason, Destination, DestinationError, DestinationPolicy, classify_host, classify_ip,
     redact_url,
@@ -12,7 +13,6 @@ pub use destination::{
 pub use error::ConfigError;
 pub use filter::EventFilter;
 pub use outbox::{Durability, MIN_LEASE_MARGIN, OutboxSettings};
-use crate::outbox::NamedSchedule;
 
 use crate::event::{WebhookEventType, valid_event_names};
 use crate::queue::WebhookQueuePolicy;

@@ -49,8 +49,20 @@ pub const MIN_LEASE_MARGIN: Duration = Duration::from_secs(10);
 impl WebhookConfig {
     /// Checks the outbox fields against `timeout` (the attempt timeout).
     pub(super) fn outbox_settings(&self, timeout: Duration) -> Result<OutboxSettings, ConfigError> {
-        let batch = check("commit_batch_max", self.commit_batch_max, 512, 1..=10_000, "1..=10000")?;
-        let linger = check("commit_linger_ms", self.commit_linger_ms, 2, 0..=1000, "0..=1000")?;
+        let batch = check(
+            "commit_batch_max",
+            self.commit_batch_max,
+            512,
+            1..=10_000,
+            "1..=10000",
+        )?;
+        let linger = check(
+            "commit_linger_ms",
+            self.commit_linger_ms,
+            2,
+            0..=1000,
+            "0..=1000",
+        )?;
         let max_pending = check(
             "outbox_max_pending",
             self.outbox_max_pending,

@@ -16,7 +16,9 @@ const LEASE: Duration = Duration::from_secs(60);
 
 fn entry(n: u32, not_before_ms: u64) -> NewEntry {
     NewEntry {
-        webhook_id: format!("msg_suite_{n}").parse().unwrap_or_else(|_| WebhookId::generate()),
+        webhook_id: format!("msg_suite_{n}")
+            .parse()
+            .unwrap_or_else(|_| WebhookId::generate()),
         event: "suite_event".to_owned(),
         task_id: Some(format!("T-{n}")),
         body: Bytes::from(format!("{{\"n\":{n}}}")),
@@ -38,7 +40,10 @@ pub async fn run_all(outbox: &dyn Outbox) {
 
 async fn drain(outbox: &dyn Outbox, owner: &OwnerId) {
     let far = BASE_MS + 1_000_000_000_000;
-    let claimed = outbox.claim(owner, far, LEASE, 10_000).await.expect("claim");
+    let claimed = outbox
+        .claim(owner, far, LEASE, 10_000)
+        .await
+        .expect("claim");
     let settles = claimed
         .into_iter()
         .map(|c| Settle {
@@ -55,23 +60,50 @@ async fn drain(outbox: &dyn Outbox, owner: &OwnerId) {
 /// Appended entries are counted, claimed oldest due first, whole and unchanged.
 pub async fn append_then_claim_in_due_order(outbox: &dyn Outbox) {
     let owner = OwnerId::generate();
-    let batch = vec![entry(1, BASE_MS + 30), entry(2, BASE_MS + 10), entry(3, BASE_MS + 20)];
+    let batch = vec![
+        entry(1, BASE_MS + 30),
+        entry(2, BASE_MS + 10),
+        entry(3, BASE_MS + 20),
+    ];
     outbox.append(&owner, batch.clone()).await.expect("append");
     let pending = outbox.pending().await.expect("pending");
     assert_eq!(pending.count, 3, "pending counts appended entries");
-    assert_eq!(pending.oldest_created_ms, Some(BASE_MS - 999), "oldest creation time");
-    assert_eq!(outbox.next_due().await.expect("next_due"), Some(BASE_MS + 10));
-    let none = outbox.claim(&owner, BASE_MS, LEASE, 10).await.expect("claim");
+    assert_eq!(
+        pending.oldest_created_ms,
+        Some(BASE_MS - 999),
+        "oldest creation time"
+    );
+    assert_eq!(
+        outbox.next_due().await.expect("next_due"),
+        Some(BASE_MS + 10)
+    );
+    let none = outbox
+        .claim(&owner, BASE_MS, LEASE, 10)
+        .await
+        .expect("claim");
     assert!(none.is_empty(), "nothing is claimed before it is due");
-    let got = outbox.claim(&owner, BASE_MS + 25, LEASE, 10).await.expect("claim");
+    let got = outbox
+        .claim(&owner, BASE_MS + 25, LEASE, 10)
+        .await
+        .expect("claim");
     let names: Vec<_> = got.iter().map(|c| c.entry.task_id.clone()).collect();
-    assert_eq!(names, [Some("T-2".into()), Some("T-3".into())], "oldest due first, due only");
+    assert_eq!(
+        names,
+        [Some("T-2".into()), Some("T-3".into())],
+        "oldest due first, due only"
+    );
     let first = &got[0].entry;
     assert_eq!(first.body, batch[1].body, "body unchanged");
-    assert_eq!(first.webhook_id, batch[1].webhook_id, "webhook id unchanged");
+    assert_eq!(
+        first.webhook_id, batch[1].webhook_id,
+        "webhook id unchanged"
+    );
     assert_eq!((first.attempts, first.event.as_str()), (2, "suite_event"));
     assert_eq!(first.origin, owner, "the appender is the origin");
-    let max_one = outbox.claim(&owner, BASE_MS + 40, LEASE, 1).await.expect("claim");
+    let max_one = outbox
+        .claim(&owner, BASE_MS + 40, LEASE, 1)
+        .await
+        .expect("claim");
     assert_eq!(max_one.len(), 1, "claim honours max");
     drain(outbox, &owner).await;
 }
@@ -80,54 +112,120 @@ pub async fn append_then_claim_in_due_order(outbox: &dyn Outbox) {
 /// token.
 pub async fn a_lease_excludes_others_until_it_runs_out(outbox: &dyn Outbox) {
     let (a, b) = (OwnerId::generate(), OwnerId::generate());
-    outbox.append(&a, vec![entry(7, BASE_MS)]).await.expect("append");
+    outbox
+        .append(&a, vec![entry(7, BASE_MS)])
+        .await
+        .expect("append");
     let first = outbox.claim(&a, BASE_MS, LEASE, 10).await.expect("claim");
     assert_eq!(first.len(), 1);
-    let during = outbox.claim(&b, BASE_MS + 59_000, LEASE, 10).await.expect("claim");
+    let during = outbox
+        .claim(&b, BASE_MS + 59_000, LEASE, 10)
+        .await
+        .expect("claim");
     assert!(during.is_empty(), "a live lease keeps others out");
     let lease_end = BASE_MS + LEASE.as_millis() as u64;
-    assert_eq!(outbox.next_due().await.expect("next_due"), Some(lease_end), "next_due includes a lease's end");
-    let after = outbox.claim(&b, lease_end + 1, LEASE, 10).await.expect("claim");
+    assert_eq!(
+        outbox.next_due().await.expect("next_due"),
+        Some(lease_end),
+        "next_due includes a lease's end"
+    );
+    let after = outbox
+        .claim(&b, lease_end + 1, LEASE, 10)
+        .await
+        .expect("claim");
     assert_eq!(after.len(), 1, "a lapsed lease can be taken over");
-    assert_ne!(after[0].token, first[0].token, "each claim has its own token");
-    let stale = Settle { id: first[0].entry.id, token: first[0].token, how: Settlement::Delivered };
+    assert_ne!(
+        after[0].token, first[0].token,
+        "each claim has its own token"
+    );
+    let stale = Settle {
+        id: first[0].entry.id,
+        token: first[0].token,
+        how: Settlement::Delivered,
+    };
     let report = outbox.settle(vec![stale]).await.expect("settle");
-    assert_eq!((report.applied, report.fenced), (0, 1), "the old owner's settle is fenced");
-    assert_eq!(outbox.pending().await.expect("pending").count, 1, "and changed nothing");
+    assert_eq!(
+        (report.applied, report.fenced),
+        (0, 1),
+        "the old owner's settle is fenced"
+    );
+    assert_eq!(
+        outbox.pending().await.expect("pending").count,
+        1,
+        "and changed nothing"
+    );
     drain(outbox, &b).await;
 }
 
 /// Settling twice, or with a wrong token, changes nothing the second time.
 pub async fn settles_are_fenced_and_idempotent(outbox: &dyn Outbox) {
     let owner = OwnerId::generate();
-    outbox.append(&owner, vec![entry(4, BASE_MS), entry(5, BASE_MS)]).await.expect("append");
-    let got = outbox.claim(&owner, BASE_MS, LEASE, 10).await.expect("claim");
-    let done = Settle { id: got[0].entry.id, token: got[0].token, how: Settlement::Delivered };
-    let failed = Settle { id: got[1].entry.id, token: got[1].token, how: Settlement::Failed };
+    outbox
+        .append(&owner, vec![entry(4, BASE_MS), entry(5, BASE_MS)])
+        .await
+        .expect("append");
+    let got = outbox
+        .claim(&owner, BASE_MS, LEASE, 10)
+        .await
+        .expect("claim");
+    let done = Settle {
+        id: got[0].entry.id,
+        token: got[0].token,
+        how: Settlement::Delivered,
+    };
+    let failed = Settle {
+        id: got[1].entry.id,
+        token: got[1].token,
+        how: Settlement::Failed,
+    };
     let report = outbox.settle(vec![done, failed]).await.expect("settle");
     assert_eq!((report.applied, report.fenced), (2, 0));
     let again = outbox.settle(vec![done, failed]).await.expect("settle");
-    assert_eq!((again.applied, again.fenced), (0, 2), "a repeated settle changes nothing");
-    assert_eq!(outbox.pending().await.expect("pending").count, 0, "delivered and failed are removed");
-    assert_eq!(outbox.next_due().await.expect("next_due"), None, "empty: nothing due");
+    assert_eq!(
+        (again.applied, again.fenced),
+        (0, 2),
+        "a repeated settle changes nothing"
+    );
+    assert_eq!(
+        outbox.pending().await.expect("pending").count,
+        0,
+        "delivered and failed are removed"
+    );
+    assert_eq!(
+        outbox.next_due().await.expect("next_due"),
+        None,
+        "empty: nothing due"
+    );
 }
 
 /// `RetryAt` releases the lease, stores the attempts and waits until `not_before`.
 pub async fn retry_later_waits_and_keeps_the_attempt_count(outbox: &dyn Outbox) {
     let owner = OwnerId::generate();
-    outbox.append(&owner, vec![entry(9, BASE_MS)]).await.expect("append");
-    let got = outbox.claim(&owner, BASE_MS, LEASE, 10).await.expect("claim");
+    outbox
+        .append(&owner, vec![entry(9, BASE_MS)])
+        .await
+        .expect("append");
+    let got = outbox
+        .claim(&owner, BASE_MS, LEASE, 10)
+        .await
+        .expect("claim");
     let later = BASE_MS + 300_000;
     let retry = Settle {
         id: got[0].entry.id,
         token: got[0].token,
-        how: Settlement::RetryAt { attempts: 4, not_before_ms: later },
+        how: Settlement::RetryAt {
+            attempts: 4,
+            not_before_ms: later,
+        },
     };
     assert_eq!(outbox.settle(vec![retry]).await.expect("settle").applied, 1);
     let twice = outbox.settle(vec![retry]).await.expect("settle");
     assert_eq!(twice.fenced, 1, "a retry is scheduled once per attempt");
     assert_eq!(outbox.next_due().await.expect("next_due"), Some(later));
-    let early = outbox.claim(&owner, later - 1, LEASE, 10).await.expect("claim");
+    let early = outbox
+        .claim(&owner, later - 1, LEASE, 10)
+        .await
+        .expect("claim");
     assert!(early.is_empty(), "not before not_before");
     let due = outbox.claim(&owner, later, LEASE, 10).await.expect("claim");
     assert_eq!(due.len(), 1);
@@ -138,12 +236,28 @@ pub async fn retry_later_waits_and_keeps_the_attempt_count(outbox: &dyn Outbox) 
 /// `Release` gives the entry back, due at once, with its attempt count.
 pub async fn release_makes_an_entry_due_again(outbox: &dyn Outbox) {
     let owner = OwnerId::generate();
-    outbox.append(&owner, vec![entry(11, BASE_MS)]).await.expect("append");
-    let got = outbox.claim(&owner, BASE_MS, LEASE, 10).await.expect("claim");
-    let release = Settle { id: got[0].entry.id, token: got[0].token, how: Settlement::Release { attempts: 6 } };
-    assert_eq!(outbox.settle(vec![release]).await.expect("settle").applied, 1);
+    outbox
+        .append(&owner, vec![entry(11, BASE_MS)])
+        .await
+        .expect("append");
+    let got = outbox
+        .claim(&owner, BASE_MS, LEASE, 10)
+        .await
+        .expect("claim");
+    let release = Settle {
+        id: got[0].entry.id,
+        token: got[0].token,
+        how: Settlement::Release { attempts: 6 },
+    };
+    assert_eq!(
+        outbox.settle(vec![release]).await.expect("settle").applied,
+        1
+    );
     let other = OwnerId::generate();
-    let again = outbox.claim(&other, BASE_MS + 1, LEASE, 10).await.expect("claim");
+    let again = outbox
+        .claim(&other, BASE_MS + 1, LEASE, 10)
+        .await
+        .expect("claim");
     assert_eq!(again.len(), 1, "released: due again for anyone");
     assert_eq!(again[0].entry.attempts, 6);
     drain(outbox, &other).await;

@@ -56,7 +56,9 @@ mod tests {
 
     #[test]
     fn svix_schedule_is_the_published_one() {
-        let s = NamedSchedule::parse("svix").expect("known").schedule(RetrySchedule::exponential(3, Duration::from_secs(1)));
+        let s = NamedSchedule::parse("svix")
+            .expect("known")
+            .schedule(RetrySchedule::exponential(3, Duration::from_secs(1)));
         assert_eq!(s.max_retries(), 7);
         let delays: Vec<u64> = (1..=7)
             .map(|n| s.base_delay(n).expect("within").as_secs())

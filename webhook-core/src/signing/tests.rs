@@ -93,7 +93,7 @@ fn rotation_sends_one_signature_per_secret_and_either_verifies() {
 }
 
 #[test]
-fn verification_rejects_tampering_wrong_secrets_and_bad_times() {
+fn standard_verification_rejects_tampering_wrong_secrets_and_bad_times() {
     let v = verifier(&[REF_SECRET]);
     let mut flipped = REF_BODY.to_vec();
     flipped[3] ^= 1;
@@ -143,7 +143,10 @@ fn verification_rejects_tampering_wrong_secrets_and_bad_times() {
         v.verify_standard(&HeaderMap::new(), REF_BODY, at(REF_TS)),
         Err(VerifyError::MissingHeader(WEBHOOK_ID))
     );
+}
 
+#[test]
+fn hex_verification_rejects_tampering_and_other_forms() {
     let hex = verifier(&["k"]);
     let good = signer(&["k"], SignatureScheme::Hex)
         .hex_signature(b"body")

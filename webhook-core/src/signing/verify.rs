@@ -127,6 +127,27 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), VerifyError> {
+        let ts = self.check_timestamp(timestamp, now)?;
+        let candidates = v1_signatures(signatures)?;
+        let ts_text = ts.to_string();
+        for mac in &self.macs {
+            for candidate in &candidates {
+                let mut mac = mac.clone();
+                mac.update(id.as_bytes());
+                mac.update(b".");
+                mac.update(ts_text.as_bytes());
+                mac.update(b".");
+                mac.update(body);
+                if mac.verify_slice(candidate).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
+        Err(VerifyError::Mismatch)
+    }
+
+    /// The timestamp, if it is unix seconds within the tolerance of `now`.
+    fn check_timestamp(&self, timestamp: &str, now: SystemTime) -> Result<u64, VerifyError> {
         let ts: u64 = timestamp
             .trim()
             .parse()
@@ -148,44 +169,7 @@ impl Verifier {
                 tolerance_secs,
             });
         }
-        let mut candidates = Vec::new();
-        for entry in signatures.split_whitespace() {
-            let Some((version, sig)) = entry.split_once(',') else {
-                return Err(VerifyError::BadFormat {
-                    header: WEBHOOK_SIGNATURE,
-                    expected: "space-separated `v1,<base64>` entries",
-                });
-            };
-            if version != "v1" {
-                continue;
-            }
-            let bytes = STANDARD.decode(sig).map_err(|_| VerifyError::BadFormat {
-                header: WEBHOOK_SIGNATURE,
-                expected: "space-separated `v1,<base64>` entries",
-            })?;
-            candidates.push(bytes);
-        }
-        if candidates.is_empty() {
-            return Err(VerifyError::BadFormat {
-                header: WEBHOOK_SIGNATURE,
-                expected: "at least one `v1,<base64>` entry",
-            });
-        }
-        let ts_text = ts.to_string();
-        for mac in &self.macs {
-            for candidate in &candidates {
-                let mut mac = mac.clone();
-                mac.update(id.as_bytes());
-                mac.update(b".");
-                mac.update(ts_text.as_bytes());
-                mac.update(b".");
-                mac.update(body);
-                if mac.verify_slice(candidate).is_ok() {
-                    return Ok(());
-                }
-            }
-        }
-        Err(VerifyError::Mismatch)
+        Ok(ts)
     }
 
     /// Verifies a hex-scheme header value (`sha256=<hex>`) over the raw body.
@@ -208,4 +192,26 @@ impl Verifier {
         }
         Err(VerifyError::Mismatch)
     }
+}
+
+/// The decoded `v1` entries of a `webhook-signature` value (others are skipped).
+fn v1_signatures(signatures: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
+    const FORM: VerifyError = VerifyError::BadFormat {
+        header: WEBHOOK_SIGNATURE,
+        expected: "space-separated `v1,<base64>` entries",
+    };
+    let mut candidates = Vec::new();
+    for entry in signatures.split_whitespace() {
+        let (version, sig) = entry.split_once(',').ok_or(FORM)?;
+        if version == "v1" {
+            candidates.push(STANDARD.decode(sig).map_err(|_| FORM)?);
+        }
+    }
+    if candidates.is_empty() {
+        return Err(VerifyError::BadFormat {
+            header: WEBHOOK_SIGNATURE,
+            expected: "at least one `v1,<base64>` entry",
+        });
+    }
+    Ok(candidates)
 }

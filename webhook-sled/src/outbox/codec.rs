@@ -68,10 +68,7 @@ pub(super) fn encode(stored: &Stored) -> Vec<u8> {
 }
 
 pub(super) fn decode(id: u64, bytes: &[u8]) -> Result<Stored, String> {
-    let split = bytes
-        .iter()
-        .position(|b| *b == 0)
-        .ok_or("no header end")?;
+    let split = bytes.iter().position(|b| *b == 0).ok_or("no header end")?;
     let header: Header =
         serde_json::from_slice(&bytes[..split]).map_err(|e| format!("header: {e}"))?;
     if header.v != 1 {

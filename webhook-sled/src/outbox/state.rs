@@ -22,7 +22,11 @@ pub(super) struct State {
 }
 
 impl State {
-    pub(super) fn open(db: sled::Db, tree: sled::Tree, location: String) -> Result<Self, OutboxError> {
+    pub(super) fn open(
+        db: sled::Db,
+        tree: sled::Tree,
+        location: String,
+    ) -> Result<Self, OutboxError> {
         let mut state = Self {
             db,
             tree,
@@ -60,7 +64,9 @@ impl State {
         let mut taken = 0;
         for item in self.tree.scan_prefix([LEASED]) {
             let (key, _) = item.map_err(|e| self.io("open", e))?;
-            let Some((_, id)) = keys::parse_timed(&key) else { continue };
+            let Some((_, id)) = keys::parse_timed(&key) else {
+                continue;
+            };
             batch.remove(key);
             if let Some(mut stored) = self.read(id)? {
                 stored.lease = None;
@@ -69,7 +75,9 @@ impl State {
                 taken += 1;
             }
         }
-        self.tree.apply_batch(batch).map_err(|e| self.io("open", e))?;
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| self.io("open", e))?;
         if taken > 0 {
             self.flush("open")?;
             tracing::info!(entries = taken, location = %self.location, "outbox: took back the leases of a previous run");
@@ -78,7 +86,11 @@ impl State {
     }
 
     fn read(&self, id: u64) -> Result<Option<Stored>, OutboxError> {
-        let Some(bytes) = self.tree.get(keys::entry(id)).map_err(|e| self.io("read", e))? else {
+        let Some(bytes) = self
+            .tree
+            .get(keys::entry(id))
+            .map_err(|e| self.io("read", e))?
+        else {
             return Ok(None);
         };
         codec::decode(id, &bytes)
@@ -87,11 +99,18 @@ impl State {
     }
 
     fn flush(&self, operation: &'static str) -> Result<(), OutboxError> {
-        self.tree.flush().map(|_| ()).map_err(|e| self.io(operation, e))
+        self.tree
+            .flush()
+            .map(|_| ())
+            .map_err(|e| self.io(operation, e))
     }
 
     /// Appends all of `entries` in one batch, then flushes.
-    pub(super) fn append(&self, owner: &OwnerId, entries: Vec<NewEntry>) -> Result<(), OutboxError> {
+    pub(super) fn append(
+        &self,
+        owner: &OwnerId,
+        entries: Vec<NewEntry>,
+    ) -> Result<(), OutboxError> {
         let n = entries.len() as u64;
         {
             let _guard = self.guard();
@@ -100,9 +119,14 @@ impl State {
                 let id = self.db.generate_id().map_err(|e| self.io("append", e))?;
                 let entry = new.into_entry(webhook_core::outbox::EntryId(id), owner);
                 batch.insert(&keys::timed(DUE, entry.not_before_ms, id), &[]);
-                batch.insert(&keys::entry(id), codec::encode(&Stored { entry, lease: None }));
+                batch.insert(
+                    &keys::entry(id),
+                    codec::encode(&Stored { entry, lease: None }),
+                );
             }
-            self.tree.apply_batch(batch).map_err(|e| self.io("append", e))?;
+            self.tree
+                .apply_batch(batch)
+                .map_err(|e| self.io("append", e))?;
             self.count.fetch_add(n, Ordering::AcqRel);
         }
         self.flush("append (flush)")
@@ -139,7 +163,9 @@ impl State {
         let mut claimed = Vec::new();
         for (index_key, id) in self.due_ids(now_ms, max)? {
             batch.remove(index_key);
-            let Some(mut stored) = self.read(id)? else { continue };
+            let Some(mut stored) = self.read(id)? else {
+                continue;
+            };
             let token = LeaseToken::fresh();
             stored.lease = Some(Lease {
                 token: token.0,
@@ -153,7 +179,9 @@ impl State {
                 token,
             });
         }
-        self.tree.apply_batch(batch).map_err(|e| self.io("claim", e))?;
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| self.io("claim", e))?;
         Ok(claimed)
     }
 
@@ -166,7 +194,11 @@ impl State {
         let mut seen = std::collections::HashSet::new();
         for settle in settles {
             let id = settle.id.0;
-            let stored = if seen.contains(&id) { None } else { self.read(id)? };
+            let stored = if seen.contains(&id) {
+                None
+            } else {
+                self.read(id)?
+            };
             let Some(mut stored) = stored.filter(|s| s.token() == Some(settle.token)) else {
                 report.fenced += 1;
                 continue;
@@ -181,7 +213,10 @@ impl State {
                     batch.remove(&keys::entry(id));
                     removed += 1;
                 }
-                Settlement::RetryAt { attempts, not_before_ms } => {
+                Settlement::RetryAt {
+                    attempts,
+                    not_before_ms,
+                } => {
                     stored.entry.attempts = attempts;
                     stored.entry.not_before_ms = not_before_ms;
                     batch.insert(&keys::timed(DUE, not_before_ms, id), &[]);
@@ -195,7 +230,9 @@ impl State {
             }
             report.applied += 1;
         }
-        self.tree.apply_batch(batch).map_err(|e| self.io("settle", e))?;
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| self.io("settle", e))?;
         self.count.fetch_sub(removed, Ordering::AcqRel);
         Ok(report)
     }
