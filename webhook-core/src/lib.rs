@@ -51,8 +51,8 @@ pub use replay::{ReplayCandidate, ReplayError, ReplayReport, ReplaySelector};
 pub use store::{FailureRecord, FailureStore, MemoryFailureStore, WebhookFailureRecord};
 pub use transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
 pub use worker::{
-    DeliveryStats, DropReason, EnqueueOutcome, Notifier, NotifierBuilder, ShutdownReport,
-    StartError,
+    DeliveryStats, DropReason, Durable, EnqueueOutcome, NotStored, Notifier, NotifierBuilder,
+    ShutdownReport, StartError,
 };
 
 #[cfg(test)]

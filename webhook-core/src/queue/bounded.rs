@@ -244,6 +244,25 @@ impl BoundedQueue {
         Some(event)
     }
 
+    /// Takes up to `max` of the oldest events to append them to the outbox.
+    pub(crate) fn pop_batch(&self, max: usize) -> Vec<QueuedEvent> {
+        let mut state = self.lock();
+        let take = state.items.len().min(max);
+        let batch: Vec<QueuedEvent> = state.items.drain(..take).collect();
+        self.ledger.to_append(batch.len() as u64);
+        drop(state);
+        if !batch.is_empty() && self.waiting_producers.load(Ordering::SeqCst) > 0 {
+            self.space.notify_all();
+            self.space_async.notify_waiters();
+        }
+        batch
+    }
+
+    /// Whether intake is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Waits until an event may be available.
     pub(crate) async fn ready(&self) {
         self.items_ready.notified().await;

@@ -16,6 +16,17 @@ pub struct QueuedEvent {
     pub(crate) message: WebhookMessage,
     pub(crate) replay_of: Option<RecordId>,
     pub(crate) prior_attempts: u32,
+    /// Outbox mode only (boxed so the common event stays small).
+    pub(crate) durable: Option<Box<Durable>>,
+}
+
+/// What an event carries in outbox mode.
+#[derive(Debug, Default)]
+pub(crate) struct Durable {
+    /// Told whether the append committed (a confirmed send).
+    pub(crate) confirm: Option<crate::worker::Confirm>,
+    /// The claim it is delivered under (an entry claimed from the outbox).
+    pub(crate) claim: Option<crate::worker::ClaimRef>,
 }
 
 impl QueuedEvent {
@@ -24,7 +35,13 @@ impl QueuedEvent {
             message,
             replay_of: None,
             prior_attempts: 0,
+            durable: None,
         }
+    }
+
+    /// The claim this event is delivered under, in outbox mode.
+    pub(crate) fn claim(&self) -> Option<&crate::worker::ClaimRef> {
+        self.durable.as_ref().and_then(|d| d.claim.as_ref())
     }
 
     /// The event name.

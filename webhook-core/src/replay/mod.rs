@@ -313,6 +313,7 @@ async fn replay_one(
             message,
             replay_of: Some(updated.id.clone()),
             prior_attempts: updated.attempts,
+            durable: None,
         }),
         Err(_) => false,
     };

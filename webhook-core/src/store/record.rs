@@ -59,6 +59,13 @@ impl RecordId {
         Self::unchecked(format!("rec_{:012x}{seq:08x}", time::unix_millis(at)))
     }
 
+    /// The id of the record of outbox entry `entry` created at `created_ms`: the same
+    /// every time, so a failure recorded again after a crash replaces its record.
+    pub fn for_outbox_entry(created_ms: u64, entry: u64) -> Self {
+        let created = created_ms & 0xffff_ffff_ffff;
+        Self::unchecked(format!("rec_{created:012x}{:08x}", entry & 0xffff_ffff))
+    }
+
     /// Checks an existing id (as read from a store or typed by an operator): 1 to
     /// [`MAX_RECORD_ID_LEN`] ASCII letters, digits, `_` or `-`.
     ///

@@ -1,7 +1,7 @@
 //! Configuring and starting a notifier: the engine, then its thread and runtime.
 
 use super::clock::WallClock;
-use super::engine::{Engine, Plugs, Retries};
+use super::engine::{Engine, OutboxPart, Plugs, Retries};
 use super::lifecycle::Lifecycle;
 use super::notifier::{Notifier, WorkerThread};
 use super::report::ShutdownReport;
@@ -9,6 +9,7 @@ use super::request::{RequestFactory, USER_AGENT_VALUE};
 use super::run::{self, Command};
 use crate::accounting::Ledger;
 use crate::config::ResolvedWebhookConfig;
+use crate::outbox::{Outbox, OwnerId};
 use crate::queue::{BoundedQueue, QueuePolicy};
 use crate::redact::Redactor;
 use crate::retry::JitterSource;
@@ -41,6 +42,7 @@ pub enum StartError {
 ///   [`worker_threads`](NotifierBuilder::worker_threads))
 /// - store timeout: [`DEFAULT_STORE_TIMEOUT`]
 /// - user agent: [`USER_AGENT_VALUE`]
+/// - outbox: none (events live in memory until their final outcome)
 pub struct NotifierBuilder {
     config: ResolvedWebhookConfig,
     transport: Arc<dyn Transport>,
@@ -51,6 +53,7 @@ pub struct NotifierBuilder {
     user_agent: String,
     jitter_seed: Option<u64>,
     paused_clock: bool,
+    outbox: Option<Arc<dyn Outbox>>,
 }
 
 impl fmt::Debug for NotifierBuilder {
@@ -74,7 +77,18 @@ impl NotifierBuilder {
             user_agent: USER_AGENT_VALUE.to_owned(),
             jitter_seed: None,
             paused_clock: false,
+            outbox: None,
         }
+    }
+
+    /// Keeps every accepted event in `outbox` until its final outcome (see
+    /// [`crate::outbox`]): `send` hands events to a group-commit writer, deliveries are
+    /// claimed from the outbox under a lease, retries wait there, and whatever a
+    /// previous run left is delivered first. The configuration's
+    /// [`OutboxSettings`](crate::config::OutboxSettings) tune it.
+    pub fn outbox(mut self, outbox: Arc<dyn Outbox>) -> Self {
+        self.outbox = Some(outbox);
+        self
     }
 
     /// Uses `store` for final failures.
@@ -178,6 +192,12 @@ impl NotifierBuilder {
             lifecycle: Lifecycle::default(),
             redactor: Redactor::new(config.destination.as_deref(), &config.secrets),
             clock: WallClock::new(self.paused_clock),
+            outbox: self.outbox.map(|outbox| OutboxPart {
+                outbox,
+                owner: OwnerId::generate(),
+                settings: config.outbox,
+                appended: tokio::sync::Notify::new(),
+            }),
             config,
         }
     }

@@ -4,7 +4,9 @@ use super::clock::WallClock;
 use super::lifecycle::Lifecycle;
 use super::request::RequestFactory;
 use crate::accounting::{Activity, Ledger};
+use crate::config::OutboxSettings;
 use crate::config::ResolvedWebhookConfig;
+use crate::outbox::{Outbox, OutboxError, OwnerId};
 use crate::queue::{BoundedQueue, PushResult, QueuedEvent};
 use crate::redact::Redactor;
 use crate::retry::{JitterSource, RetrySchedule};
@@ -12,7 +14,7 @@ use crate::store::FailureStore;
 use crate::transport::Transport;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 /// What a worker is made of. Each part has one owner: the [`Ledger`] the counters, the
 /// queue its events, [`Lifecycle`] the phase, [`RequestFactory`] the headers and
@@ -32,6 +34,27 @@ pub(crate) struct Engine {
     pub(crate) lifecycle: Lifecycle,
     pub(crate) redactor: Redactor,
     pub(crate) clock: WallClock,
+    /// The durable outbox, when there is one.
+    pub(crate) outbox: Option<OutboxPart>,
+}
+
+/// The outbox, who this notifier is to it, and how it is used.
+#[derive(Debug)]
+pub(crate) struct OutboxPart {
+    pub(crate) outbox: Arc<dyn Outbox>,
+    pub(crate) owner: OwnerId,
+    pub(crate) settings: OutboxSettings,
+    /// Woken by each commit, so an idle claimer looks at once.
+    pub(crate) appended: Notify,
+}
+
+impl OutboxPart {
+    /// Logs and counts a failed outbox call (the caller retries or gives up).
+    pub(crate) fn error(&self, engine: &Engine, operation: &str, error: &OutboxError) {
+        engine.ledger.note(crate::accounting::Activity::OutboxError);
+        let error = engine.redactor.scrub(&error.to_string());
+        tracing::warn!(operation, %error, "outbox call failed");
+    }
 }
 
 /// The transport and the store, with what the worker learned about them once.

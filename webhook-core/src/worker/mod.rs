@@ -21,8 +21,12 @@
 
 mod attempt;
 mod builder;
+mod claim;
 mod clock;
+mod commit;
+mod confirm;
 mod delivery;
+mod durable_send;
 mod engine;
 mod lifecycle;
 mod notifier;
@@ -35,6 +39,8 @@ mod waiting;
 
 pub use crate::accounting::{DeliveryStats, DroppedCounts, FailedCounts};
 pub use builder::{DEFAULT_STORE_TIMEOUT, NotifierBuilder, StartError};
+pub(crate) use confirm::{ClaimRef, Confirm};
+pub use confirm::{Durable, NotStored};
 pub use notifier::Notifier;
 pub use outcome::{DropReason, EnqueueOutcome};
 pub use report::ShutdownReport;

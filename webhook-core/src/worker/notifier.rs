@@ -232,6 +232,9 @@ impl Notifier {
     }
 
     fn push(&self, message: WebhookMessage) -> EnqueueOutcome {
+        if self.sync_durability() {
+            return super::durable_send::as_outcome(self.confirm_blocking(message));
+        }
         if let Some(outcome) = self.oversize(&message) {
             return outcome;
         }
@@ -240,6 +243,9 @@ impl Notifier {
     }
 
     async fn push_async(&self, message: WebhookMessage) -> EnqueueOutcome {
+        if self.sync_durability() {
+            return super::durable_send::as_outcome(self.confirm_async(message).await);
+        }
         if let Some(outcome) = self.oversize(&message) {
             return outcome;
         }
@@ -248,7 +254,7 @@ impl Notifier {
         self.outcome(result)
     }
 
-    fn invalid(&self, error: &crate::event::MessageError) -> EnqueueOutcome {
+    pub(super) fn invalid(&self, error: &crate::event::MessageError) -> EnqueueOutcome {
         self.inner.engine.ledger.refuse(Refusal::Invalid);
         tracing::warn!(%error, "webhook event dropped");
         EnqueueOutcome::Dropped(DropReason::Invalid)
@@ -256,7 +262,7 @@ impl Notifier {
 
     /// Disabled / filtered checks for an event whose seed type is `seed` (custom events
     /// pass every filter); `None` means go on.
-    fn admit(&self, seed: Option<WebhookEventType>) -> Option<EnqueueOutcome> {
+    pub(super) fn admit(&self, seed: Option<WebhookEventType>) -> Option<EnqueueOutcome> {
         let engine = &self.inner.engine;
         if !engine.config.enabled {
             engine.ledger.refuse(Refusal::Disabled);
@@ -269,7 +275,7 @@ impl Notifier {
         None
     }
 
-    fn oversize(&self, message: &WebhookMessage) -> Option<EnqueueOutcome> {
+    pub(super) fn oversize(&self, message: &WebhookMessage) -> Option<EnqueueOutcome> {
         let engine = &self.inner.engine;
         let (size, limit) = (message.body().len(), engine.config.max_payload_bytes);
         if size <= limit {
@@ -288,7 +294,7 @@ impl Notifier {
         }))
     }
 
-    fn outcome(&self, result: PushResult) -> EnqueueOutcome {
+    pub(super) fn outcome(&self, result: PushResult) -> EnqueueOutcome {
         let (refusal, reason) = match result {
             PushResult::Accepted => return EnqueueOutcome::Accepted,
             PushResult::AcceptedAfterEviction => return EnqueueOutcome::AcceptedAfterEviction,

@@ -48,6 +48,9 @@ pub enum DropReason {
     /// The notifier is shutting down.
     #[error("the notifier is shutting down")]
     ShuttingDown,
+    /// Synchronous durability: the outbox append failed, so the event was not stored.
+    #[error("the outbox could not store the event (durability = sync)")]
+    NotStored,
     /// The payload could not be serialized to JSON.
     #[error("the payload could not be serialized to JSON")]
     Invalid,

@@ -29,6 +29,10 @@ pub struct ShutdownReport {
     pub elapsed: Duration,
     /// The counters at the end.
     pub stats: DeliveryStats,
+    /// Outbox mode: entries the outbox still holds (not delivered by the deadline, or
+    /// waiting for a retry), for the next start or another instance.
+    #[serde(default)]
+    pub left_in_outbox: u64,
 }
 
 mod millis {

@@ -1,5 +1,7 @@
 //! The worker loop: hands queued events to delivery tasks, then drains on shutdown.
 
+use super::claim::claim_loop;
+use super::commit::commit_loop;
 use super::delivery::deliver;
 use super::engine::Engine;
 use super::report::ShutdownReport;
@@ -24,6 +26,9 @@ pub(crate) async fn run(
 ) -> ShutdownReport {
     // Pin the wall-clock origin to this runtime's clock.
     let _ = engine.clock.now();
+    if engine.outbox.is_some() {
+        return run_durable(engine, commands).await;
+    }
     let timeout = loop {
         match next_event(&engine, &mut commands).await {
             Ok((event, permit)) => {
@@ -33,6 +38,62 @@ pub(crate) async fn run(
         }
     };
     drain(&engine, timeout).await
+}
+
+/// Outbox mode: the commit writer and the claimer run until shutdown is requested.
+async fn run_durable(
+    engine: Arc<Engine>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) -> ShutdownReport {
+    let writer = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            if let Some(part) = engine.outbox.as_ref() {
+                commit_loop(&engine, part).await;
+            }
+        }
+    });
+    tokio::spawn(claim_loop(engine.clone()));
+    let timeout = match commands.recv().await {
+        Some(Command::Shutdown { timeout }) => timeout,
+        None => engine.config.shutdown_grace,
+    };
+    let started = tokio::time::Instant::now();
+    let before = engine.ledger.snapshot();
+    let deadline = started + timeout;
+    engine.queue.close();
+    engine.lifecycle.begin_drain(deadline);
+    // The writer appends what is queued; the claimer stops claiming; attempts in flight
+    // go on until the deadline, then are cut off and released to the outbox.
+    let _ = tokio::time::timeout_at(deadline, writer).await;
+    let finished_in_time = engine.ledger.wait_idle_until(deadline).await;
+    engine.lifecycle.abort();
+    record_leftovers(&engine);
+    let store_deadline = tokio::time::Instant::now() + engine.plugs.store_timeout;
+    if engine.ledger.wait_idle_until(store_deadline).await {
+        engine.ledger.assert_balanced();
+    }
+    let mut report = report(&before, engine.ledger.snapshot(), finished_in_time, started);
+    report.left_in_outbox = left_in_outbox(&engine).await;
+    tracing::info!(
+        delivered = report.delivered,
+        left_in_outbox = report.left_in_outbox,
+        recorded = report.recorded,
+        "webhook worker stopped"
+    );
+    report
+}
+
+/// Entries the outbox still holds (for the shutdown report).
+async fn left_in_outbox(engine: &Engine) -> u64 {
+    let Some(part) = engine.outbox.as_ref() else {
+        return 0;
+    };
+    let pending = tokio::time::timeout(engine.plugs.store_timeout, part.outbox.pending()).await;
+    match pending {
+        Ok(Ok(p)) => p.count,
+        _ => 0,
+    }
 }
 
 /// Delivers `event`, then keeps its delivery slot for the next queued events while the
@@ -175,5 +236,6 @@ fn report(
         deadline_reached: !finished_in_time,
         elapsed: started.elapsed(),
         stats: after,
+        left_in_outbox: 0,
     }
 }

@@ -3,6 +3,7 @@
 
 use super::engine::Engine;
 use crate::accounting::Activity;
+use crate::outbox::Settlement;
 use crate::queue::QueuedEvent;
 use crate::store::{FailureKind, FailureRecord, RecordId, RecordStatus, RecordUpdate};
 use serde_json::value::RawValue;
@@ -39,11 +40,20 @@ impl Failure {
 /// went from 1,096 to under 1 KiB, which is also where glibc's malloc leaves its fast path.
 type StoreWrite<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// Counts `event` delivered (marking its record resolved if it was a replay).
+/// Counts `event` delivered (marking its record resolved if it was a replay, and
+/// removing its outbox entry if it has one).
 pub(crate) async fn delivered(engine: &Engine, event: &QueuedEvent) {
     if let Some(record) = &event.replay_of {
         let resolve: StoreWrite<'_> = Box::pin(resolve_replayed(engine, record));
         resolve.await;
+    }
+    if let Some(claim) = event.claim() {
+        let remove: StoreWrite<'_> = Box::pin(super::claim::settle_outbox(
+            engine,
+            *claim,
+            Settlement::Delivered,
+        ));
+        remove.await;
     }
     engine.ledger.delivered();
 }
@@ -100,6 +110,11 @@ async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) 
         Ok((id, Err(e))) => store_error(engine, Some(&id), &e.to_string()),
         Err(_) => store_error(engine, None, "timed out"),
     }
+    // The record first, then the removal: a crash in between repeats the attempt and
+    // records the same id again (no duplicate), never loses the failure.
+    if let Some(claim) = event.claim() {
+        super::claim::settle_outbox(engine, *claim, Settlement::Failed).await;
+    }
     engine.ledger.failed(kind);
 }
 
@@ -130,8 +145,13 @@ fn new_record(
         .requests
         .destination()
         .map_or_else(|| "none".to_owned(), |d| d.redacted().to_owned());
+    // An outbox entry's record id is its own, so a repeated failure replaces it.
+    let id = event.claim().map_or_else(
+        || RecordId::new(now),
+        |c| RecordId::for_outbox_entry(c.created_ms, c.id.0),
+    );
     FailureRecord {
-        id: RecordId::new(now),
+        id,
         webhook_id: event.webhook_id().clone(),
         failed_at: crate::time::rfc3339(now),
         failed_at_ms: crate::time::unix_millis(now),

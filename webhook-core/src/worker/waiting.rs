@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const WAIT_SLACK: Duration = Duration::from_secs(2);
 
 /// The one bound of every waiting method: the operation's own bound plus [`WAIT_SLACK`].
-fn bound(work: Duration) -> Duration {
+pub(super) fn bound(work: Duration) -> Duration {
     work.saturating_add(WAIT_SLACK)
 }
 
@@ -37,7 +37,10 @@ impl Notifier {
         let engine = self.inner.engine.clone();
         async move {
             let deadline = tokio::time::Instant::now() + timeout;
-            engine.ledger.wait_idle_until(deadline).await
+            match engine.outbox.as_ref() {
+                None => engine.ledger.wait_idle_until(deadline).await,
+                Some(part) => outbox_empty_until(&engine, part, deadline).await,
+            }
         }
     }
 
@@ -215,7 +218,7 @@ impl Notifier {
     /// Runs `fut` on the worker's runtime and awaits its result, up to
     /// [`bound`]`(work)`. The timer runs on the worker's runtime, so the caller's
     /// runtime needs no time driver, and a paused test clock there changes nothing.
-    async fn call_async<T: Send + 'static>(
+    pub(super) async fn call_async<T: Send + 'static>(
         &self,
         work: Duration,
         fut: impl Future<Output = T> + Send + 'static,
@@ -229,6 +232,32 @@ impl Notifier {
         rx.await.ok()
     }
 }
+
+/// Outbox mode: idle means nothing in memory and nothing left in the outbox (retries
+/// waiting there included). The ledger wakes this whenever memory runs empty; between
+/// such moments it looks again every [`OUTBOX_IDLE_POLL`].
+async fn outbox_empty_until(
+    engine: &super::engine::Engine,
+    part: &super::engine::OutboxPart,
+    deadline: tokio::time::Instant,
+) -> bool {
+    loop {
+        if engine.ledger.wait_idle_until(deadline).await
+            && part.outbox.pending().await.is_ok_and(|p| p.count == 0)
+            && engine.ledger.is_idle()
+        {
+            return true;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        tokio::time::sleep_until((now + OUTBOX_IDLE_POLL).min(deadline)).await;
+    }
+}
+
+/// How often an outbox-mode idle wait looks at the outbox again.
+const OUTBOX_IDLE_POLL: Duration = Duration::from_millis(10);
 
 impl Drop for Inner {
     /// The last handle is gone: shut down with the configured grace, under the same
