@@ -202,16 +202,20 @@ mod receiver;
 mod script;
 mod scripted;
 
+mod outbox;
 pub use accounting::{AccountingSnapshot, assert_accounting};
 pub use config::TestConfig;
 pub use journal::WaitTimeout;
-pub use mocks::{MockFailureStore, MockQueuePolicy, MockTransport};
+pub use mocks::{MockFailureStore, MockOutbox, MockQueuePolicy, MockTransport};
+pub use outbox::{Faults, FaultyOutbox, MemoryOutbox};
 pub use payloads::{SAMPLE_TIMESTAMP, sample_payload, sample_payloads};
 pub use receiver::{
     ReceivedRequest, ReceiverError, SignatureCheck, Signatures, TestReceiver, TestReceiverBuilder,
 };
 pub use script::{Reply, ReplyKind, Script};
 pub use scripted::{RecordedAttempt, ScriptedTransport};
+/// The behaviour suite every [`Outbox`](webhook_core::outbox::Outbox) must pass (`outbox_suite::run_all`).
+pub use webhook_core::outbox::conformance as outbox_suite;
 /// The [`FailureStore`](webhook_core::FailureStore) behaviour suite: call
 /// [`store_suite::run_all`] with a fresh, empty store (inside a tokio runtime); it panics
 /// with a message naming the broken rule. The checks are also public one by one.

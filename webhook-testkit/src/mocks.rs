@@ -1,4 +1,4 @@
-//! [mockall](https://docs.rs/mockall) mocks of the three plug points, for tests that
+//! [mockall](https://docs.rs/mockall) mocks of the plug points (transport, store, policy, outbox), for tests that
 //! want to state exactly which calls happen.
 //!
 //! Each mock implements `Debug` (as the traits require) and works as a trait object:
@@ -102,5 +102,36 @@ mockall::mock! {
 
     impl QueuePolicy for QueuePolicy {
         fn on_full<'a>(&self, queue: &FullQueue<'a>) -> FullQueueAction;
+    }
+}
+
+mockall::mock! {
+    /// A mock [`Outbox`](webhook_core::outbox::Outbox): set expectations with
+    /// `expect_append()`, `expect_claim()`, `expect_settle()`, `expect_next_due()`,
+    /// `expect_pending()` and `expect_location()`.
+    #[derive(Debug)]
+    pub Outbox {}
+
+    #[async_trait]
+    impl webhook_core::outbox::Outbox for Outbox {
+        async fn append(
+            &self,
+            owner: &webhook_core::outbox::OwnerId,
+            entries: Vec<webhook_core::outbox::NewEntry>,
+        ) -> Result<(), webhook_core::outbox::OutboxError>;
+        async fn claim(
+            &self,
+            owner: &webhook_core::outbox::OwnerId,
+            now_ms: u64,
+            lease: std::time::Duration,
+            max: usize,
+        ) -> Result<Vec<webhook_core::outbox::Claimed>, webhook_core::outbox::OutboxError>;
+        async fn settle(
+            &self,
+            settles: Vec<webhook_core::outbox::Settle>,
+        ) -> Result<webhook_core::outbox::SettleReport, webhook_core::outbox::OutboxError>;
+        async fn next_due(&self) -> Result<Option<u64>, webhook_core::outbox::OutboxError>;
+        async fn pending(&self) -> Result<webhook_core::outbox::PendingStats, webhook_core::outbox::OutboxError>;
+        fn location(&self) -> String;
     }
 }
