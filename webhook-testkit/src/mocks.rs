@@ -132,6 +132,7 @@ mockall::mock! {
         ) -> Result<webhook_core::outbox::SettleReport, webhook_core::outbox::OutboxError>;
         async fn next_due(&self) -> Result<Option<u64>, webhook_core::outbox::OutboxError>;
         async fn pending(&self) -> Result<webhook_core::outbox::PendingStats, webhook_core::outbox::OutboxError>;
+        async fn sync(&self) -> Result<(), webhook_core::outbox::OutboxError>;
         fn location(&self) -> String;
     }
 }

@@ -52,6 +52,7 @@ pub mod conformance;
 ///   runs out), so an idle worker sleeps instead of polling.
 /// - `pending` counts the entries held (leased or not) and the creation time of the
 ///   oldest.
+/// - After `sync`, every settlement made before it survives a crash.
 ///
 /// The behaviour suite `outbox::conformance::run_all` (feature `test-util`, re-exported
 /// as `webhook_testkit::outbox_suite`) checks an implementation with one call.
@@ -128,6 +129,7 @@ pub mod conformance;
 ///         let oldest_created_ms = entries.values().map(|(e, _)| e.created_ms).min();
 ///         Ok(PendingStats { count: entries.len() as u64, oldest_created_ms })
 ///     }
+///     async fn sync(&self) -> Result<(), OutboxError> { Ok(()) } // nothing is durable here
 ///     fn location(&self) -> String { "memory (example)".into() }
 /// }
 ///
@@ -159,6 +161,12 @@ pub trait Outbox: Send + Sync + std::fmt::Debug {
 
     /// How many entries are held, and when the oldest was created.
     async fn pending(&self) -> Result<PendingStats, OutboxError>;
+
+    /// Makes every claim and settlement so far durable. An outbox whose `settle`
+    /// commits on its own (a database transaction) has nothing to do here; one that
+    /// settles in memory and flushes later (sled) flushes. The worker calls it at the
+    /// end of a shutdown, so a clean stop repeats no attempt at the next start.
+    async fn sync(&self) -> Result<(), OutboxError>;
 
     /// Where the outbox keeps its entries (for diagnostics; no credentials).
     fn location(&self) -> String;

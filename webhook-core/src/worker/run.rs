@@ -84,11 +84,17 @@ async fn run_durable(
     report
 }
 
-/// Entries the outbox still holds (for the shutdown report).
+/// Makes the outbox's settlements durable, then counts the entries it still holds (for
+/// the shutdown report).
 async fn left_in_outbox(engine: &Engine) -> u64 {
     let Some(part) = engine.outbox.as_ref() else {
         return 0;
     };
+    match tokio::time::timeout(engine.plugs.store_timeout, part.outbox.sync()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => part.error(engine, "sync", &e),
+        Err(_) => engine.ledger.note(crate::accounting::Activity::OutboxError),
+    }
     let pending = tokio::time::timeout(engine.plugs.store_timeout, part.outbox.pending()).await;
     match pending {
         Ok(Ok(p)) => p.count,

@@ -27,7 +27,8 @@ pub const OUTBOX_TREE: &str = "outbox";
 ///   previous run left: those entries are due again at once, with their attempt counts.
 /// - Claims and settlements are not flushed on their own: a crash may forget one, which
 ///   repeats an attempt (receivers deduplicate by `webhook-id`) but never loses an
-///   entry; the next append's flush makes them durable too.
+///   entry; the next append's flush, sled's own background flush, or `sync` (called at
+///   the end of a shutdown) makes them durable.
 /// - Entries are changed under one lock with atomic sled batches; appends (which flush)
 ///   run on tokio's blocking pool, the short in-memory steps in place.
 ///
@@ -106,6 +107,13 @@ impl Outbox for SledOutbox {
 
     async fn pending(&self) -> Result<PendingStats, OutboxError> {
         self.state.pending()
+    }
+
+    async fn sync(&self) -> Result<(), OutboxError> {
+        let state = self.state.clone();
+        blocking::run(move || state.flush("sync"))
+            .await
+            .map_err(|why| self.state.io("sync", why))?
     }
 
     fn location(&self) -> String {

@@ -98,7 +98,7 @@ impl State {
             .map_err(|detail| OutboxError::Corrupt { id, detail })
     }
 
-    fn flush(&self, operation: &'static str) -> Result<(), OutboxError> {
+    pub(super) fn flush(&self, operation: &'static str) -> Result<(), OutboxError> {
         self.tree
             .flush()
             .map(|_| ())

@@ -162,6 +162,10 @@ impl<O: Outbox> Outbox for FaultyOutbox<O> {
         self.inner.pending().await
     }
 
+    async fn sync(&self) -> Result<(), OutboxError> {
+        self.inner.sync().await
+    }
+
     fn location(&self) -> String {
         self.inner.location()
     }

@@ -152,6 +152,11 @@ impl Outbox for MemoryOutbox {
         })
     }
 
+    /// Nothing to make durable: this outbox is not durable at all.
+    async fn sync(&self) -> Result<(), OutboxError> {
+        Ok(())
+    }
+
     fn location(&self) -> String {
         "memory (not durable)".to_owned()
     }
