@@ -7,7 +7,7 @@ mod payload;
 
 pub(crate) use id::random_seed;
 pub use id::{InvalidWebhookId, WebhookId};
-pub use message::{MessageError, WebhookMessage};
+pub use message::{MAX_EVENT_NAME_CHARS, MessageError, WebhookMessage};
 pub use payload::{WebhookContext, WebhookPayload};
 
 use serde::{Deserialize, Serialize};

@@ -89,7 +89,10 @@ async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) 
             // count back: a record's replay count rises only for an attempt made.
             Some(id) if failure.attempts == 0 => (
                 id.clone(),
-                store.update(id, &RecordUpdate::CancelReplay).await.map(|_| ()),
+                store
+                    .update(id, &RecordUpdate::CancelReplay)
+                    .await
+                    .map(|_| ()),
             ),
             Some(id) => {
                 let update = replay_failed(failure, now);
