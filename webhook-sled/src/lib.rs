@@ -76,4 +76,4 @@ mod store;
 pub use format::FORMAT_VERSION;
 pub use options::{DEFAULT_MAX_RECORDS, SledStoreOptions};
 pub use path::failure_store_path;
-pub use store::SledFailureStore;
+pub use store::{Damage, SledFailureStore};
