@@ -237,7 +237,11 @@ fn a_store_whose_files_were_damaged_opens_and_reports_the_records_it_lost() {
     two_hundred_records(&path);
     let db_file = path.join("db");
     let mut bytes = std::fs::read(&db_file).expect("read db");
-    assert!(bytes.len() > 64 * 1024 + 4096, "db of {} bytes", bytes.len());
+    assert!(
+        bytes.len() > 64 * 1024 + 4096,
+        "db of {} bytes",
+        bytes.len()
+    );
     for (i, b) in bytes[64 * 1024..64 * 1024 + 4096].iter_mut().enumerate() {
         *b = (i.wrapping_mul(131) ^ 0x5a) as u8;
     }
@@ -248,7 +252,10 @@ fn a_store_whose_files_were_damaged_opens_and_reports_the_records_it_lost() {
     assert_eq!(damage.expected, 200);
     assert!(damage.found < 200, "{damage:?}");
     let message = damage.to_string();
-    assert!(message.contains("200") && message.contains("damaged"), "{message}");
+    assert!(
+        message.contains("200") && message.contains("damaged"),
+        "{message}"
+    );
 }
 
 #[test]
