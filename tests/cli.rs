@@ -410,7 +410,7 @@ fn sigterm_during_send_records_the_event_says_so_and_exits_143() {
 #[test]
 fn replay_waits_for_every_record_it_enqueued_and_counts_only_attempts_made() {
     let store = tempfile::tempdir().expect("tempdir");
-    record_failures(store.path(), 6, "T-many");
+    record_failures(store.path(), 10, "T-many");
     let config = store.path().join("one-at-a-time.json");
     std::fs::write(&config, r#"{"max_concurrency": 1}"#).expect("config");
     let (url, _accepted) = silent_receiver();
@@ -430,22 +430,24 @@ fn replay_waits_for_every_record_it_enqueued_and_counts_only_attempts_made() {
         .map(String::from),
     );
     args.push(config.display().to_string());
+    // 10 attempts of 1 s, one at a time: longer than one event's bound (6 s).
     let out = run_args(&args, store.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(report["report"]["replayed"], 6);
-    let outcomes = report["outcomes"].as_array().expect("outcomes");
-    assert_eq!(outcomes.len(), 6);
-    assert!(outcomes.iter().all(|o| o["attempted"] == true), "{report}");
     let json = status_json(store.path());
-    for record in json["recent_failures"].as_array().expect("records") {
-        assert_eq!(record["replay_count"], 1, "{record}");
+    let records = json["recent_failures"].as_array().expect("records");
+    assert_eq!(records.len(), 10);
+    for record in records {
         assert_eq!(
             record["attempts"], 2,
             "every replay was attempted: {record}"
         );
         assert_ne!(record["outcome"], "shutdown", "{record}");
+        assert_eq!(record["replay_count"], 1, "{record}");
     }
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["report"]["replayed"], 10);
+    let outcomes = report["outcomes"].as_array().expect("outcomes");
+    assert!(outcomes.iter().all(|o| o["attempted"] == true), "{report}");
 }
 
 #[test]
