@@ -370,7 +370,7 @@ fn status_json(store: &Path) -> Value {
 fn sigterm_during_send_records_the_event_says_so_and_exits_143() {
     let store = tempfile::tempdir().expect("tempdir");
     let (url, accepted) = silent_receiver();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(args_of(&["send"], &delivery_flags(&url)))
         .args([
             "--event",
