@@ -161,7 +161,9 @@ pub(crate) fn start_parallel(
 /// recorded what it could not deliver when this returns.
 ///
 /// Statics are not dropped at process exit, so call this before exiting to keep
-/// queued events (a durable store then loses nothing).
+/// queued events (a durable store then loses nothing), and from the application's own
+/// SIGTERM/SIGINT/SIGHUP handler: the library installs none, and the default action of
+/// those signals ends the process without recording anything (see the crate docs).
 pub fn shutdown_worker(timeout: Duration) -> Option<ShutdownReport> {
     let (running, retiring) = {
         let mut global = global();

@@ -19,6 +19,34 @@
 //! webhook::shutdown_worker(std::time::Duration::from_secs(5));
 //! ```
 //!
+//! # Signals: what an application must call
+//!
+//! The library installs no signal handler: SIGTERM, SIGINT and SIGHUP keep their
+//! default action, which ends the process at once and loses every event still queued,
+//! in flight or waiting to retry (recorded failures survive in the sled store). An
+//! application that wants those events recorded catches the signals itself and calls
+//! [`shutdown_worker`] with a short grace before exiting, e.g. with tokio:
+//!
+//! ```no_run
+//! # async fn run() {
+//! use tokio::signal::unix::{SignalKind, signal};
+//! let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+//! tokio::select! {
+//!     _ = term.recv() => {}
+//!     _ = tokio::signal::ctrl_c() => {}
+//! }
+//! // Delivers for up to 2 s, then records what is left; blocks, so off the runtime:
+//! let report = tokio::task::spawn_blocking(|| {
+//!     webhook::shutdown_worker(std::time::Duration::from_secs(2))
+//! })
+//! .await;
+//! eprintln!("stopped: {report:?}");
+//! std::process::exit(143);
+//! # }
+//! ```
+//!
+//! The `webhook` command does exactly this (exit 129, 130 or 143 after recording).
+//!
 //! Applications that want their own handle (several endpoints, a custom transport or
 //! store) use [`webhook_core::Notifier`] directly; this layer is a thin wrapper over it.
 

@@ -309,3 +309,335 @@ fn bad_flags_exit_2_with_a_message_naming_the_problem() {
     let help = Command::new(BIN).arg("--help").output().expect("runs");
     assert!(text(&help.stdout).contains("Examples:"));
 }
+
+/// A receiver on 127.0.0.1 that accepts connections and never answers; each accepted
+/// connection is announced on the channel (at most 64 are accepted).
+fn silent_receiver() -> (String, mpsc::Receiver<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(64) {
+            let Ok(stream) = stream else { break };
+            held.push(stream);
+            if tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    (format!("http://{addr}/hook"), rx)
+}
+
+fn args_of(parts: &[&str], extra: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+    v.extend(extra.iter().cloned());
+    v
+}
+
+fn run_args(args: &[String], store: &Path) -> Output {
+    webhook(&args.iter().map(String::as_str).collect::<Vec<_>>(), store)
+}
+
+/// Records `n` failures of `task_failed` (retry count 0, a 400 receiver).
+fn record_failures(store: &Path, n: usize, task_id: &str) {
+    let down = Listener::start(&["--status", "400"]);
+    for _ in 0..n {
+        let mut args = args_of(&["send"], &delivery_flags(&down.url));
+        args.extend(
+            [
+                "--event",
+                "task_failed",
+                "--task-id",
+                task_id,
+                "--retry-count",
+                "0",
+            ]
+            .map(String::from),
+        );
+        let out = run_args(&args, store);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    }
+}
+
+fn status_json(store: &Path) -> Value {
+    let out = webhook(&["status", "--format", "json", "--recent", "100"], store);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn sigterm_during_send_records_the_event_says_so_and_exits_143() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let (url, accepted) = silent_receiver();
+    let child = Command::new(BIN)
+        .args(args_of(&["send"], &delivery_flags(&url)))
+        .args([
+            "--event",
+            "task_created",
+            "--task-id",
+            "T-sig",
+            "--timeout-secs",
+            "30",
+        ])
+        .arg("--store")
+        .arg(store.path())
+        .env_remove("WEBHOOK_SECRET")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("send starts");
+    accepted
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the attempt reaches the receiver");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("send ends");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("SIGTERM") && stderr.contains("recorded in"),
+        "{stderr}"
+    );
+    let json = status_json(store.path());
+    assert_eq!(json["records"], 1, "{json}");
+    assert_eq!(json["recent_failures"][0]["task_id"], "T-sig");
+    assert_eq!(json["recent_failures"][0]["outcome"], "shutdown");
+}
+
+#[test]
+fn replay_waits_for_every_record_it_enqueued_and_counts_only_attempts_made() {
+    let store = tempfile::tempdir().expect("tempdir");
+    record_failures(store.path(), 10, "T-many");
+    let config = store.path().join("one-at-a-time.json");
+    std::fs::write(&config, r#"{"max_concurrency": 1}"#).expect("config");
+    let (url, _accepted) = silent_receiver();
+    let mut args = args_of(&["replay"], &delivery_flags(&url));
+    args.extend(
+        [
+            "--task-id",
+            "T-many",
+            "--timeout-secs",
+            "1",
+            "--retry-count",
+            "0",
+            "--format",
+            "json",
+            "--config",
+        ]
+        .map(String::from),
+    );
+    args.push(config.display().to_string());
+    // 10 attempts of 1 s, one at a time: longer than one event's bound (6 s).
+    let out = run_args(&args, store.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json = status_json(store.path());
+    let records = json["recent_failures"].as_array().expect("records");
+    assert_eq!(records.len(), 10);
+    for record in records {
+        assert_eq!(
+            record["attempts"], 2,
+            "every replay was attempted: {record}"
+        );
+        assert_ne!(record["outcome"], "shutdown", "{record}");
+        assert_eq!(record["replay_count"], 1, "{record}");
+    }
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["report"]["replayed"], 10);
+    let outcomes = report["outcomes"].as_array().expect("outcomes");
+    assert!(outcomes.iter().all(|o| o["attempted"] == true), "{report}");
+}
+
+#[test]
+fn a_replay_that_matches_nothing_or_nothing_eligible_exits_4() {
+    let store = tempfile::tempdir().expect("tempdir");
+    record_failures(store.path(), 1, "T-max");
+    let healthy = Listener::start(&[]);
+    let mut none = args_of(&["replay"], &delivery_flags(&healthy.url));
+    none.extend(["--id", "rec_000000000000deadbeef"].map(String::from));
+    let out = run_args(&none, store.path());
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no stored failure matches"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut at_max = args_of(&["replay"], &delivery_flags(&healthy.url));
+    at_max.extend(["--task-id", "T-max", "--max-replay-attempts", "0"].map(String::from));
+    let out = run_args(&at_max, store.path());
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("none is eligible"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn send_to_a_store_in_use_exits_3_and_status_still_reads_it() {
+    let store = tempfile::tempdir().expect("tempdir");
+    record_failures(store.path(), 2, "T-lock");
+    let held = webhook_sled::SledFailureStore::open(store.path()).expect("held by the test");
+    let healthy = Listener::start(&[]);
+    let mut args = args_of(&["send"], &delivery_flags(&healthy.url));
+    args.extend(["--event", "task_created"].map(String::from));
+    let out = run_args(&args, store.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("in use"), "{stderr}");
+    let status = webhook(&["status", "--format", "json"], store.path());
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let json: Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(json["records"], 2, "{json}");
+    assert!(
+        text(&status.stderr).contains("copy"),
+        "{}",
+        text(&status.stderr)
+    );
+    drop(held);
+}
+
+#[test]
+fn listen_with_a_secret_answers_401_to_a_bad_signature_unless_told_to_accept() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let strict = Listener::start(&["--secret", SECRET]);
+    let mut args = args_of(&["send"], &delivery_flags(&strict.url));
+    args.extend(
+        [
+            "--event",
+            "task_created",
+            "--secret",
+            "wrong-secret",
+            "--retry-count",
+            "0",
+        ]
+        .map(String::from),
+    );
+    let out = run_args(&args, store.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let line = strict.next();
+    assert_eq!(
+        (line["verified"].clone(), line["status"].clone()),
+        (Value::Bool(false), Value::from(401))
+    );
+
+    let lenient = Listener::start(&["--secret", SECRET, "--accept-unverified"]);
+    let mut args = args_of(&["send"], &delivery_flags(&lenient.url));
+    args.extend(
+        [
+            "--event",
+            "task_created",
+            "--secret",
+            "wrong-secret",
+            "--retry-count",
+            "0",
+        ]
+        .map(String::from),
+    );
+    let out = run_args(&args, store.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(lenient.next()["status"], 200);
+}
+
+#[test]
+fn stored_fields_are_escaped_in_text_and_exact_in_json() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let evil = "T\u{1b}[31m-red\u{7}\u{1b}]0;title";
+    record_failures(store.path(), 1, evil);
+    let out = webhook(&["status"], store.path());
+    let stdout = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains("T\\u{1b}[31m-red\\u{7}"), "{stdout}");
+    let json = status_json(store.path());
+    assert_eq!(json["recent_failures"][0]["task_id"], evil);
+
+    let healthy = Listener::start(&["--status", "500"]);
+    let mut args = args_of(&["replay"], &delivery_flags(&healthy.url));
+    args.extend(["--all", "--retry-count", "0"].map(String::from));
+    let out = run_args(&args, store.path());
+    let stdout = text(&out.stdout);
+    assert!(
+        !stdout.contains('\u{1b}') && stdout.contains("\\u{1b}"),
+        "{stdout:?}"
+    );
+}
+
+#[test]
+fn a_url_password_holding_slash_is_never_echoed_by_send() {
+    let store = tempfile::tempdir().expect("tempdir");
+    for url in [
+        "https://user:pa/ss@hooks.example.com/x",
+        "https://user:p?w0rd@hooks.example.com/x",
+        "https://us3r:p#w0rd@10.0.0.1:99999/x",
+    ] {
+        let out = webhook(
+            &["send", "--url", url, "--event", "task_created"],
+            store.path(),
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
+        for hidden in ["pa`", "`p`", "w0rd", "us3r", "ss@"] {
+            assert!(!stderr.contains(hidden), "{url}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn an_endless_payload_file_is_refused_at_the_size_limit_without_reading_it_whole() {
+    let store = tempfile::tempdir().expect("tempdir");
+    // Under a 1 GiB address-space limit, reading /dev/zero whole would abort.
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -v 1048576; exec \"$0\" \"$@\""])
+        .arg(BIN)
+        .args([
+            "send",
+            "--url",
+            "https://hooks.example.com/x",
+            "--event",
+            "deploy",
+            "--payload-file",
+            "/dev/zero",
+            "--store",
+        ])
+        .arg(store.path())
+        .env_remove("WEBHOOK_SECRET")
+        .output()
+        .expect("runs");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("larger than max_payload_bytes (1048576 bytes)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_toml_config_error_names_the_field_and_the_line_without_quoting_it() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let config = store.path().join("hook.toml");
+    std::fs::write(&config, "retry_count = 2\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\ntimeout_secs = \"ten\"\n")
+        .expect("config");
+    let out = webhook(
+        &[
+            "send",
+            "--url",
+            "https://hooks.example.com/x",
+            "--event",
+            "task_created",
+            "--config",
+            &config.display().to_string(),
+        ],
+        store.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`timeout_secs` at line 3"), "{stderr}");
+    assert!(!stderr.contains("whsec_"), "{stderr}");
+}

@@ -268,6 +268,28 @@ fn malformed_or_refused_urls_get_errors_that_never_repeat_credentials_path_or_qu
 }
 
 #[test]
+fn a_url_password_holding_slash_question_or_hash_is_refused_without_repeating_it() {
+    let urls = [
+        "https://user:pa/ss@hooks.example.com/in",
+        "https://user:p?w0rd@hooks.example.com/in",
+        "https://user:p#w0rd@hooks.example.com/in",
+        "https://us3r:p#w0rd@10.0.0.1:99999/in",
+        "http://user:s3cr/et@hooks.example.com/in",
+    ];
+    for url in urls {
+        let config = WebhookConfig::for_url(url);
+        let error = config.resolve().expect_err(url);
+        let text = format!("{error} {error:?} {config} {config:?}");
+        assert!(text.contains("percent-encoded"), "{url}: {text}");
+        for hidden in ["pa`", "`p`", "p?w0rd", "w0rd", "s3cr", "ss@", "us3r"] {
+            assert!(!text.contains(hidden), "{url}: {text}");
+        }
+    }
+    let encoded = WebhookConfig::for_url("https://user:pa%2Fss@hooks.example.com/in").resolve();
+    assert!(encoded.is_ok(), "{encoded:?}");
+}
+
+#[test]
 fn a_url_with_a_port_over_65535_is_refused() {
     // `http::Uri` keeps the port text; `port_u16()` is then `None`, so the redacted
     // destination and the connector both fall back to the scheme's default port.

@@ -225,3 +225,38 @@ async fn a_failed_replay_updates_the_record_and_max_replay_attempts_is_respected
         1
     );
 }
+
+#[tokio::test]
+async fn a_replay_still_queued_at_shutdown_gives_its_replay_count_back() {
+    let f = three_failures().await;
+    f.notifier.shutdown_async(Duration::from_secs(5)).await;
+    let (gated, mut arrived) = support::Gated::new();
+    let notifier = Notifier::builder(config(json!({"max_concurrency": 1})), gated.clone())
+        .store(f.store.clone())
+        .start()
+        .expect("starts");
+    let report = notifier
+        .replay_async(&ReplaySelector::event("task_failed"), false)
+        .await
+        .expect("replays");
+    assert_eq!(report.replayed, 3);
+    // One attempt is in flight (held by the gate); the other two are still queued.
+    arrived.recv().await.expect("one attempt arrives");
+    notifier.shutdown_async(Duration::ZERO).await;
+    let records = f
+        .store
+        .list(&RecordFilter::newest(10).event("task_failed"))
+        .await
+        .expect("list");
+    let mut counts: Vec<u32> = records.iter().map(|r| r.replay_count).collect();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        vec![0, 0, 1],
+        "only the replay that was attempted keeps its count: {records:?}"
+    );
+    assert!(
+        records.iter().all(|r| r.status == RecordStatus::Failed),
+        "{records:?}"
+    );
+}

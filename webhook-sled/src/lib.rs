@@ -78,4 +78,4 @@ pub use format::FORMAT_VERSION;
 pub use options::{DEFAULT_MAX_RECORDS, SledStoreOptions};
 pub use outbox::{OUTBOX_TREE, SledOutbox};
 pub use path::failure_store_path;
-pub use store::SledFailureStore;
+pub use store::{Damage, SledFailureStore};

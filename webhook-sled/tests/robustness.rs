@@ -214,3 +214,59 @@ fn the_store_works_under_an_executor_other_than_tokio() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, record.id);
 }
+
+/// Writes 200 records into a store at `path` and closes it.
+fn two_hundred_records(path: &std::path::Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store = SledFailureStore::open(path).expect("open");
+    rt.block_on(async {
+        for i in 0..200_u64 {
+            let record = sample_record("task_failed", None, 1_700_000_000_000 + i);
+            store.record(record).await.expect("record");
+        }
+    });
+}
+
+#[test]
+fn a_store_whose_files_were_damaged_opens_and_reports_the_records_it_lost() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("failures");
+    two_hundred_records(&path);
+    let db_file = path.join("db");
+    let mut bytes = std::fs::read(&db_file).expect("read db");
+    assert!(
+        bytes.len() > 64 * 1024 + 4096,
+        "db of {} bytes",
+        bytes.len()
+    );
+    for (i, b) in bytes[64 * 1024..64 * 1024 + 4096].iter_mut().enumerate() {
+        *b = (i.wrapping_mul(131) ^ 0x5a) as u8;
+    }
+    std::fs::write(&db_file, bytes).expect("damage db");
+
+    let store = SledFailureStore::open(&path).expect("a damaged store still opens");
+    let damage = store.damage().expect("the lost records are reported");
+    assert_eq!(damage.expected, 200);
+    assert!(damage.found < 200, "{damage:?}");
+    let message = damage.to_string();
+    assert!(
+        message.contains("200") && message.contains("damaged"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_store_that_is_merely_behind_its_tally_or_without_one_reports_no_damage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("failures");
+    two_hundred_records(&path);
+    assert_eq!(SledFailureStore::open(&path).expect("open").damage(), None);
+    // A tally older than the records (a crash between the flush and the tally).
+    std::fs::write(path.join("records.tally"), "150").expect("older tally");
+    assert_eq!(SledFailureStore::open(&path).expect("open").damage(), None);
+    std::fs::remove_file(path.join("records.tally")).expect("remove tally");
+    assert_eq!(SledFailureStore::open(&path).expect("open").damage(), None);
+}

@@ -18,6 +18,16 @@ Examples:
   webhook status --format json --recent 5
   webhook replay --url http://127.0.0.1:8080/hook --allow-insecure-http --allow-private-targets \\
       --event task_created --dry-run
+
+Exit codes:
+  0    delivered (send); every replayed record resolved, or a dry run with eligible records (replay)
+  1    not delivered, and recorded in the store; a replay that failed again or was not attempted
+  2    bad usage or configuration (the message names the flag or field)
+  3    not recorded: the store could not be opened, read or written (locked, read-only, full)
+  4    replay: no record matched, or none of those matched is eligible
+  129, 130, 143
+       interrupted by SIGHUP, SIGINT, SIGTERM: delivery went on for a 2 s grace, then what
+       was pending was recorded in the store (the message says what)
 ";
 
 /// Send, receive, inspect and replay signed webhooks.
@@ -33,11 +43,11 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a local receiver that verifies signatures and prints one JSON line per request.
     Listen(ListenArgs),
-    /// Send one event and wait for its final outcome (exit 0 delivered, 1 not delivered).
+    /// Send one event and wait for its final outcome (exit 0 delivered, 1 recorded, 3 not recorded).
     Send(SendArgs),
-    /// Show the failure store: counts and recent failures.
+    /// Show the failure store: counts and recent failures (a store in use is read from a copy).
     Status(StatusArgs),
-    /// Replay stored failures (bounded and filtered) and wait for their outcome.
+    /// Replay stored failures (bounded and filtered) and wait for their outcome (exit 4: nothing to replay).
     Replay(ReplayArgs),
 }
 
@@ -119,6 +129,10 @@ pub(crate) struct ListenArgs {
     /// Status for failing answers; alone, every request gets it.
     #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(100..=599))]
     pub(crate) status: Option<u16>,
+    /// With --secret, answer a request whose signature does not verify as any other
+    /// (default: 401, so a sender's retry and failure paths can be exercised).
+    #[arg(long)]
+    pub(crate) accept_unverified: bool,
 }
 
 /// `webhook send`.

@@ -1,7 +1,8 @@
 //! `webhook`: send, receive, inspect and replay signed webhooks from a shell.
 //!
-//! Exit codes: 0 success, 1 not delivered (or a replay that failed again), 2 bad usage
-//! or configuration (the message names what is wrong).
+//! Exit codes (see [`exit`]): 0 delivered, 1 not delivered but recorded, 2 bad usage or
+//! configuration, 3 not recorded (the store failed), 4 nothing to replay, 129/130/143
+//! interrupted by SIGHUP/SIGINT/SIGTERM (what was pending is recorded).
 
 mod args;
 mod listen;
@@ -9,7 +10,26 @@ mod progress;
 mod replay;
 mod send;
 mod settings;
+mod signals;
 mod status;
+mod store;
+mod terminal;
+mod wait;
+
+/// The exit codes, each with one meaning.
+pub(crate) mod exit {
+    /// Delivered (send), every replayed record resolved (replay), or success.
+    pub(crate) const OK: u8 = 0;
+    /// Not delivered, and recorded in the store (or a replay that failed again).
+    pub(crate) const NOT_DELIVERED: u8 = 1;
+    /// Bad usage or configuration: the message names the flag or field.
+    pub(crate) const USAGE: u8 = 2;
+    /// Not recorded: the store could not be opened, read or written (locked, read-only,
+    /// full); the message names the store and the OS error.
+    pub(crate) const NOT_RECORDED: u8 = 3;
+    /// Replay: no record matched, or none of those matched was eligible.
+    pub(crate) const NOTHING_TO_REPLAY: u8 = 4;
+}
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -26,7 +46,7 @@ impl Failure {
     /// Bad usage or configuration: exit 2.
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self {
-            code: 2,
+            code: exit::USAGE,
             message: message.into(),
         }
     }
@@ -34,7 +54,31 @@ impl Failure {
     /// The operation ran but did not succeed: exit 1.
     pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self {
-            code: 1,
+            code: exit::NOT_DELIVERED,
+            message: message.into(),
+        }
+    }
+
+    /// The store could not be opened, read or written: exit 3.
+    pub(crate) fn not_recorded(message: impl Into<String>) -> Self {
+        Self {
+            code: exit::NOT_RECORDED,
+            message: message.into(),
+        }
+    }
+
+    /// A replay found nothing to do: exit 4.
+    pub(crate) fn nothing_to_replay(message: impl Into<String>) -> Self {
+        Self {
+            code: exit::NOTHING_TO_REPLAY,
+            message: message.into(),
+        }
+    }
+
+    /// Interrupted by `signal`: exit 128 + its number.
+    pub(crate) fn interrupted(signal: signals::Caught, message: impl Into<String>) -> Self {
+        Self {
+            code: signal.exit_code(),
             message: message.into(),
         }
     }
@@ -57,9 +101,12 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::OK),
         Err(failure) => {
-            eprintln!("webhook: {}", failure.message);
+            // Whatever a message quotes (a flag's value, a line of a config file), a
+            // URL in it never shows credentials, path or query.
+            let message = webhook_core::redact::urls_in(&failure.message);
+            eprintln!("webhook: {}", terminal::escape(&message));
             ExitCode::from(failure.code)
         }
     }

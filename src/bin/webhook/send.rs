@@ -1,18 +1,23 @@
 //! `webhook send`: one event through the full pipeline.
 
-use crate::Failure;
 use crate::args::SendArgs;
-use crate::progress::Progress;
-use crate::settings;
+use crate::signals::{self, Signals};
+use crate::wait::{self, Waited};
+use crate::{Failure, settings};
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
 use webhook_core::store::RecordFilter;
 use webhook_core::{FailureStore, WebhookMessage, WebhookPayload};
 
 pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     let config = settings::delivery_config(&args.delivery)?;
-    let message = message(&args)?;
+    let message = message(&args, config.max_payload_bytes)?;
     let dir = settings::store_dir(args.delivery.store.as_deref(), Some(&config));
+    let rt = crate::runtime()?;
+    let mut signals = Signals::install(&rt)?;
     let store = settings::open_store(&dir)?;
-    let bound = settings::worst_case(&config);
+    let bound = wait::one_event(&config);
     let destination = config
         .destination
         .as_ref()
@@ -24,52 +29,74 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     if !outcome.is_accepted() {
         return Err(Failure::usage(format!("event not sent: {outcome}")));
     }
-    {
-        let _progress = Progress::start(&notifier, "sending");
-        notifier.wait_idle(bound);
-    }
-    let report = notifier.shutdown(std::time::Duration::from_secs(1));
+    let waited = wait::idle(&rt, &mut signals, &notifier, bound, "sending");
+    let grace = match waited {
+        Waited::Interrupted(_) => signals::GRACE,
+        Waited::Idle | Waited::Unfinished => Duration::from_secs(1),
+    };
+    let report = notifier.shutdown(grace);
     let stats = report.stats;
     if stats.delivered == 1 {
         println!(
             "delivered {webhook_id} to {destination} after {} attempt(s)",
             stats.attempts
         );
-        return Ok(());
+        return match waited {
+            Waited::Interrupted(signal) => Err(Failure::interrupted(
+                signal,
+                format!("interrupted by {}; the event was delivered", signal.name()),
+            )),
+            Waited::Idle | Waited::Unfinished => Ok(()),
+        };
     }
-    let rt = crate::runtime()?;
     let records = rt
         .block_on(store.list(&RecordFilter::newest(1).ids([webhook_id.as_str()])))
         .map_err(|e| {
-            Failure::failed(format!(
+            Failure::not_recorded(format!(
                 "not delivered, and the store could not be read: {e}"
             ))
         })?;
-    match records.first() {
-        Some(record) => Err(Failure::failed(format!(
-            "not delivered after {} attempt(s): {}; recorded in {} as {} (outcome {})",
-            record.attempts,
-            record.error,
-            dir.display(),
-            record.id,
-            record.outcome.as_str()
-        ))),
-        None => Err(Failure::failed(format!(
-            "not delivered and not recorded (store writes failed: {})",
-            stats.store_errors
-        ))),
+    let Some(record) = records.first() else {
+        let why = store.last_write_error().unwrap_or_else(|| {
+            format!(
+                "the failure store at {} did not answer in time ({} write(s) failed)",
+                dir.display(),
+                stats.store_errors
+            )
+        });
+        let prefix = match waited {
+            Waited::Interrupted(signal) => format!("interrupted by {}: ", signal.name()),
+            Waited::Idle | Waited::Unfinished => String::new(),
+        };
+        return Err(Failure::not_recorded(format!(
+            "{prefix}not delivered and not recorded: {why}"
+        )));
+    };
+    let text = format!(
+        "not delivered after {} attempt(s): {}; recorded in {} as {} (outcome {})",
+        record.attempts,
+        record.error,
+        dir.display(),
+        record.id,
+        record.outcome.as_str()
+    );
+    match waited {
+        Waited::Interrupted(signal) => Err(Failure::interrupted(
+            signal,
+            format!(
+                "interrupted by {}: shut down after a {} s grace; {text}",
+                signal.name(),
+                grace.as_secs()
+            ),
+        )),
+        Waited::Idle | Waited::Unfinished => Err(Failure::failed(text)),
     }
 }
 
-fn message(args: &SendArgs) -> Result<WebhookMessage, Failure> {
+fn message(args: &SendArgs, max_payload_bytes: usize) -> Result<WebhookMessage, Failure> {
     let built = match &args.payload_file {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Failure::usage(format!(
-                    "cannot read --payload-file {}: {e}",
-                    path.display()
-                ))
-            })?;
+            let bytes = read_bounded(path, max_payload_bytes)?;
             WebhookMessage::from_json_bytes(&args.event, args.task_id.clone(), bytes)
                 .map_err(|e| Failure::usage(format!("--payload-file {}: {e}", path.display())))?
         }
@@ -83,4 +110,26 @@ fn message(args: &SendArgs) -> Result<WebhookMessage, Failure> {
         }
     };
     Ok(built)
+}
+
+/// Reads at most `limit` bytes of `path`; a longer file (or an endless device) is
+/// refused after `limit + 1` bytes, naming the limit.
+fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, Failure> {
+    let cannot = |e: std::io::Error| {
+        Failure::usage(format!(
+            "cannot read --payload-file {}: {e}",
+            path.display()
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(cap).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() > limit {
+        return Err(Failure::usage(format!(
+            "--payload-file {} is larger than max_payload_bytes ({limit} bytes); expected at most {limit} bytes",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }

@@ -2,9 +2,9 @@
 
 use crate::Failure;
 use crate::args::{DeliveryArgs, Scheme, SigningArgs};
+use crate::store::WatchedStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use webhook_core::signing::SignatureScheme;
 use webhook_core::{Notifier, ResolvedWebhookConfig, WebhookConfig};
 use webhook_http::HttpTransport;
@@ -18,13 +18,37 @@ pub(crate) fn read_config_file(path: &Path) -> Result<WebhookConfig, Failure> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
     let parsed = if is_toml {
-        toml::from_str::<WebhookConfig>(&text).map_err(|e| e.message().to_owned())
+        toml_config(&text)
     } else {
         WebhookConfig::from_json_str(&text)
             .map_err(|e| e.to_string())
-            .or_else(|json_err| toml::from_str::<WebhookConfig>(&text).map_err(|_| json_err))
+            .or_else(|json_err| toml_config(&text).map_err(|_| json_err))
     };
     parsed.map_err(|e| Failure::usage(format!("--config {}: {e}", path.display())))
+}
+
+/// Parses TOML, naming the field and the line and column like the JSON errors do (but
+/// never quoting the line, which may hold a secret).
+fn toml_config(text: &str) -> Result<WebhookConfig, String> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize::<_, WebhookConfig>(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let place = inner.span().map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}")
+        });
+        let field = (!path.is_empty() && path != ".").then(|| format!("`{path}`"));
+        let message = inner.message().trim_end().to_owned();
+        match (field, place) {
+            (Some(field), Some(place)) => format!("TOML: {field} at {place}: {message}"),
+            (Some(field), None) => format!("TOML: {field}: {message}"),
+            (None, Some(place)) => format!("TOML: at {place}: {message}"),
+            (None, None) => format!("TOML: {message}"),
+        }
+    })
 }
 
 /// Applies the signing flags to `config`.
@@ -86,17 +110,26 @@ pub(crate) fn store_dir(flag: Option<&Path>, config: Option<&ResolvedWebhookConf
         .unwrap_or_else(|| webhook_sled::failure_store_path(Path::new(".")))
 }
 
-/// Opens the sled store, with a clear message when it is in use or unreadable.
-pub(crate) fn open_store(dir: &Path) -> Result<Arc<SledFailureStore>, Failure> {
-    SledFailureStore::open(dir)
-        .map(Arc::new)
-        .map_err(|e| Failure::failed(format!("cannot open the failure store: {e}")))
+/// Opens the sled store for writing: a store that cannot be opened ends the command
+/// with exit 3, naming the store and the cause; a damaged one is reported on stderr.
+pub(crate) fn open_store(dir: &Path) -> Result<Arc<WatchedStore>, Failure> {
+    let store = SledFailureStore::open(dir)
+        .map_err(|e| Failure::not_recorded(format!("cannot open the failure store: {e}")))?;
+    warn_damage(&store);
+    Ok(Arc::new(WatchedStore::new(store)))
+}
+
+/// Prints the store's damage report, if any, on stderr.
+pub(crate) fn warn_damage(store: &SledFailureStore) {
+    if let Some(damage) = store.damage() {
+        eprintln!("webhook: warning: {damage}");
+    }
 }
 
 /// Starts a notifier delivering with the HTTP transport into `store`.
 pub(crate) fn notifier(
     config: ResolvedWebhookConfig,
-    store: Arc<SledFailureStore>,
+    store: Arc<WatchedStore>,
 ) -> Result<Notifier, Failure> {
     let transport = HttpTransport::from_config(&config)
         .map_err(|e| Failure::failed(format!("cannot build the HTTP client: {e}")))?;
@@ -104,13 +137,4 @@ pub(crate) fn notifier(
         .store(store)
         .start()
         .map_err(|e| Failure::failed(e.to_string()))
-}
-
-/// A generous bound on how long one event can take through every retry.
-pub(crate) fn worst_case(config: &ResolvedWebhookConfig) -> Duration {
-    let retries = config.retry.max_retries();
-    let waits: Duration = (1..=retries)
-        .filter_map(|n| config.retry.delay(n, None, 1.0))
-        .sum();
-    config.timeout * (retries + 1) + waits + Duration::from_secs(5)
 }

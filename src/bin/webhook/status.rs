@@ -1,17 +1,23 @@
 //! `webhook status`: what the failure store holds.
 
-use crate::Failure;
 use crate::args::{Format, StatusArgs};
-use crate::settings;
+use crate::terminal::escape;
+use crate::{Failure, settings};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
+use tempfile::TempDir;
 use webhook_core::FailureStore;
 use webhook_core::store::{FailureRecord, RecordFilter, RecordStatus};
+use webhook_sled::{Damage, SledFailureStore};
 
 /// The JSON document `status --format json` prints.
 #[derive(Debug, Serialize)]
 struct StoreStatus {
     store: String,
+    /// Records lost since the store's last change, when its files were damaged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    damage: Option<DamageJson>,
     records: usize,
     failed: usize,
     resolved: usize,
@@ -21,11 +27,12 @@ struct StoreStatus {
 
 pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
     let dir = settings::store_dir(args.store.as_deref(), None);
-    let store = settings::open_store(&dir)?;
+    let (store, _copy) = open_for_reading(&dir)?;
+    settings::warn_damage(&store);
     let rt = crate::runtime()?;
     let all = rt
         .block_on(store.list(&RecordFilter::newest(usize::MAX)))
-        .map_err(|e| Failure::failed(format!("cannot read the failure store: {e}")))?;
+        .map_err(|e| Failure::not_recorded(format!("cannot read the failure store: {e}")))?;
     let mut by_outcome = BTreeMap::new();
     for record in &all {
         *by_outcome.entry(record.outcome.as_str()).or_insert(0) += 1;
@@ -36,6 +43,7 @@ pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
         .count();
     let status = StoreStatus {
         store: dir.display().to_string(),
+        damage: store.damage().map(DamageJson::from),
         records: all.len(),
         failed: all.len() - resolved,
         resolved,
@@ -53,8 +61,73 @@ pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// [`Damage`] as JSON.
+#[derive(Debug, Serialize)]
+struct DamageJson {
+    expected: usize,
+    found: usize,
+}
+
+impl From<Damage> for DamageJson {
+    fn from(d: Damage) -> Self {
+        Self {
+            expected: d.expected,
+            found: d.found,
+        }
+    }
+}
+
+/// Opens the store; one that cannot be opened for writing (in use by another process,
+/// or on a read-only file system) is read from a copy of its folder taken now.
+fn open_for_reading(dir: &Path) -> Result<(SledFailureStore, Option<TempDir>), Failure> {
+    let first = match SledFailureStore::open(dir) {
+        Ok(store) => return Ok((store, None)),
+        Err(e) => e,
+    };
+    if !dir.is_dir() {
+        return Err(Failure::not_recorded(format!(
+            "cannot open the failure store: {first}"
+        )));
+    }
+    let copy = tempfile::tempdir().map_err(|e| {
+        Failure::not_recorded(format!(
+            "cannot open the failure store ({first}), nor make a temporary folder to read a copy: {e}"
+        ))
+    })?;
+    copy_folder(dir, copy.path(), 0).map_err(|e| {
+        Failure::not_recorded(format!(
+            "cannot open the failure store ({first}), nor copy it to read it: {e}"
+        ))
+    })?;
+    let store = SledFailureStore::open(copy.path()).map_err(|e| {
+        Failure::not_recorded(format!(
+            "cannot open the failure store ({first}), nor a copy of it: {e}"
+        ))
+    })?;
+    eprintln!("webhook: note: {first}; showing a copy of it taken now");
+    Ok((store, Some(copy)))
+}
+
+/// Copies the files of `from` into `to`, folders at most 4 deep (sled's are 2).
+fn copy_folder(from: &Path, to: &Path, depth: u8) -> std::io::Result<()> {
+    if depth > 4 {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_folder(&entry.path(), &target, depth + 1)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 fn print_text(status: &StoreStatus) {
-    println!("failure store: {}", status.store);
+    println!("failure store: {}", escape(&status.store));
     println!(
         "records: {} ({} failed, {} resolved)",
         status.records, status.failed, status.resolved
@@ -73,15 +146,15 @@ fn print_text(status: &StoreStatus) {
         };
         println!(
             "  {} {} {} task={} -> {} [{} after {} attempt(s), {} replay(s)] {}",
-            r.id,
-            r.failed_at,
-            r.event,
-            r.task_id.as_deref().unwrap_or("-"),
-            r.destination,
+            escape(r.id.as_str()),
+            escape(&r.failed_at),
+            escape(&r.event),
+            escape(r.task_id.as_deref().unwrap_or("-")),
+            escape(&r.destination),
             status_word,
             r.attempts,
             r.replay_count,
-            r.error
+            escape(&r.error)
         );
     }
 }

@@ -167,6 +167,12 @@ pub enum DestinationError {
     /// The URL has no host.
     #[error("`url` has no host; expected https://host[:port]/path")]
     MissingHost,
+    /// The URL's credentials hold `/`, `?` or `#`, which end the authority: the rest
+    /// would be read as a host, port, path or query. The text is never repeated.
+    #[error(
+        "`url` has credentials holding `/`, `?` or `#`; expected them percent-encoded (`%2F`, `%3F`, `%23`)"
+    )]
+    UnencodedCredentials,
     /// The port is not a number in 1..=65535.
     #[error("`url` has port `{port}`; expected a number in 1..=65535")]
     InvalidPort {
@@ -200,6 +206,9 @@ pub struct Destination {
 impl Destination {
     /// Parses and checks a URL against `policy` (scheme, host, and the host's text).
     pub fn parse(url: &str, policy: DestinationPolicy) -> Result<Self, DestinationError> {
+        if has_unencoded_credentials(url.trim()) {
+            return Err(DestinationError::UnencodedCredentials);
+        }
         let uri: Uri = url
             .trim()
             .parse()
@@ -275,6 +284,24 @@ impl Destination {
             .as_ref()
             .map(|(u, p)| (u.as_str(), p.as_str()))
     }
+}
+
+/// Whether `url`'s first segment (up to `/`, `?` or `#`) is no `host[:port]` but the
+/// text holds an `@` further on: credentials whose password holds `/`, `?` or `#`.
+fn has_unencoded_credentials(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (first, after) = rest.split_at(end);
+    if first.contains('@') || !after.contains('@') {
+        return false;
+    }
+    let port = match first.rfind(']') {
+        Some(bracket) => first[bracket + 1..].strip_prefix(':'),
+        None => first.split_once(':').map(|(_, port)| port),
+    };
+    port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `http::Uri` silently ignores a port it cannot parse (e.g. `:99999`); refuse it.

@@ -61,15 +61,28 @@ pub enum MessageError {
         /// The serializer's error.
         source: serde_json::Error,
     },
-    /// A custom event name was empty or too long.
+    /// A custom event name was empty, too long or held a control character.
     #[error(
-        "invalid event name ({len} bytes): expected 1..=128 characters without control characters"
+        "invalid event name ({len} characters): expected 1..={MAX_EVENT_NAME_CHARS} characters without control characters"
     )]
     InvalidEventName {
-        /// Length of the rejected name in bytes.
+        /// Length of the rejected name in characters.
         len: usize,
     },
+    /// The JSON body holds bytes that are not UTF-8 (JSON text is UTF-8, RFC 8259).
+    #[error(
+        "webhook payload for event `{event}` is not valid UTF-8 at byte {offset}; expected JSON text in UTF-8"
+    )]
+    InvalidUtf8 {
+        /// The event name.
+        event: String,
+        /// The offset of the first invalid byte.
+        offset: usize,
+    },
 }
+
+/// The longest custom event name, in characters (not bytes).
+pub const MAX_EVENT_NAME_CHARS: usize = 128;
 
 impl WebhookMessage {
     /// Serializes a seed payload. The event name and task id come from the payload.
@@ -118,6 +131,13 @@ impl WebhookMessage {
         body: impl Into<Bytes>,
     ) -> Result<Self, MessageError> {
         let body = body.into();
+        // serde_json skips ignored strings without checking their UTF-8: check it first.
+        if let Err(e) = std::str::from_utf8(&body) {
+            return Err(MessageError::InvalidUtf8 {
+                event: event.to_owned(),
+                offset: e.valid_up_to(),
+            });
+        }
         if let Err(source) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
             return Err(MessageError::Serialize {
                 event: event.to_owned(),
@@ -149,10 +169,12 @@ impl WebhookMessage {
         let event = match seed {
             Some(seed) => EventName::Seed(seed),
             None if event.is_empty()
-                || event.len() > 128
+                || event.chars().count() > MAX_EVENT_NAME_CHARS
                 || event.chars().any(char::is_control) =>
             {
-                return Err(MessageError::InvalidEventName { len: event.len() });
+                return Err(MessageError::InvalidEventName {
+                    len: event.chars().count(),
+                });
             }
             None => EventName::Custom(event.into()),
         };

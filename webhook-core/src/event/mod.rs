@@ -6,7 +6,7 @@ mod message;
 mod payload;
 
 pub use id::{InvalidWebhookId, WebhookId};
-pub use message::{MessageError, WebhookMessage};
+pub use message::{MAX_EVENT_NAME_CHARS, MessageError, WebhookMessage};
 pub use payload::{WebhookContext, WebhookPayload};
 
 use serde::{Deserialize, Serialize};

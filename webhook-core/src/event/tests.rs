@@ -194,3 +194,37 @@ fn a_serialize_impl_may_build_a_message_itself() {
     let outer = WebhookMessage::custom("outer", &Nested).expect("valid");
     assert_eq!(&outer.body()[..], br#""{\"a\":1}""#);
 }
+
+#[test]
+fn the_event_name_limit_counts_characters_not_bytes() {
+    let accented = "é".repeat(MAX_EVENT_NAME_CHARS);
+    assert_eq!(accented.len(), 2 * MAX_EVENT_NAME_CHARS);
+    let message =
+        WebhookMessage::custom(&accented, &json!({})).expect("128 characters are allowed");
+    assert_eq!(message.event(), accented);
+    let err = WebhookMessage::custom(&"é".repeat(MAX_EVENT_NAME_CHARS + 1), &json!({}))
+        .expect_err("129 characters are refused");
+    assert!(
+        matches!(err, MessageError::InvalidEventName { len: 129 }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("(129 characters)"), "{err}");
+}
+
+#[test]
+fn invalid_utf8_inside_a_json_string_is_refused_naming_the_offset() {
+    let body = b"{\"note\":\"ok \xff\xfe\"}".to_vec();
+    let err = WebhookMessage::from_json_bytes("deploy", None, body)
+        .expect_err("invalid UTF-8 is not JSON text");
+    assert!(
+        matches!(err, MessageError::InvalidUtf8 { offset: 12, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("not valid UTF-8 at byte 12"),
+        "{err}"
+    );
+    let fine =
+        WebhookMessage::from_json_bytes("deploy", None, "{\"note\":\"ok é\"}".as_bytes().to_vec());
+    assert!(fine.is_ok());
+}

@@ -88,6 +88,41 @@ fn host_and_port(scheme: &str, authority: &str) -> Option<String> {
     ))
 }
 
+/// `text` with every URL in it (a `scheme://` and what follows up to whitespace, a
+/// quote or a backtick) rendered as [`url`] renders it: for messages that may quote
+/// what a person typed, such as a parse error of a command line or a configuration file.
+///
+/// ```
+/// use webhook_core::redact;
+/// assert_eq!(
+///     redact::urls_in("bad value `https://u:p/w@h.example/x?k=1` at line 2"),
+///     "bad value `https://h.example/…` at line 2"
+/// );
+/// assert_eq!(redact::urls_in("no url here"), "no url here");
+/// ```
+pub fn urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find("://") {
+        let start = rest[..found]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |i| i + 1);
+        let end = rest[found..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .map_or(rest.len(), |i| found + i);
+        out.push_str(&rest[..start]);
+        if start == found {
+            // `://` without a scheme: not a URL, but it may still carry credentials.
+            out.push_str(INVALID);
+        } else {
+            out.push_str(&url(&rest[start..end]));
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `scheme://host[:port]/…`.
 pub(crate) fn parts(scheme: &str, host: &str, port: Option<u16>) -> String {
     match port {

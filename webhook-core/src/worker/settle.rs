@@ -95,6 +95,15 @@ async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) 
     let store = &engine.plugs.store;
     let write = async {
         match &event.replay_of {
+            // A replay that never got an attempt (still queued at shutdown) gives its
+            // count back: a record's replay count rises only for an attempt made.
+            Some(id) if failure.attempts == 0 => (
+                id.clone(),
+                store
+                    .update(id, &RecordUpdate::CancelReplay)
+                    .await
+                    .map(|_| ()),
+            ),
             Some(id) => {
                 let update = replay_failed(failure, now);
                 (id.clone(), store.update(id, &update).await.map(|_| ()))

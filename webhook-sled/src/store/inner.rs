@@ -14,6 +14,9 @@ pub(super) struct Inner {
     /// Exact number of records; changed only by the single writer (see `writer`).
     count: AtomicUsize,
     pub(super) corrupt: CorruptRecords,
+    /// The file beside sled's that holds the record count as of the last flush (stores
+    /// opened by path only): what `open` compares with what sled recovered.
+    pub(super) tally: Option<std::path::PathBuf>,
     /// Keeps the database (and the meta tree's owner) open as long as the store.
     pub(super) db: sled::Db,
 }
@@ -33,12 +36,27 @@ impl Inner {
             max_records,
             count: AtomicUsize::new(count),
             corrupt: CorruptRecords::default(),
+            tally: None,
             db,
         }
     }
 
     pub(super) fn count(&self) -> usize {
         self.count.load(Ordering::Acquire)
+    }
+
+    /// Writes the count to the tally file (after a successful flush). A failure only
+    /// weakens the damage check on the next open, so it is logged, not returned.
+    pub(super) fn write_tally(&self) {
+        let Some(path) = &self.tally else {
+            return;
+        };
+        let next = path.with_extension("next");
+        let written = std::fs::write(&next, self.count().to_string())
+            .and_then(|()| std::fs::rename(&next, path));
+        if let Err(e) = written {
+            tracing::warn!(store = %self.location, error = %e, "could not write the record tally");
+        }
     }
 
     fn io(&self, operation: &'static str, detail: impl ToString) -> StoreError {

@@ -41,6 +41,23 @@ const RECORDS_TREE: &str = "failures";
 pub struct SledFailureStore {
     inner: Arc<Inner>,
     writer: Arc<Writer>,
+    damage: Option<Damage>,
+}
+
+/// The file in a store's folder holding its record count as of the last flush.
+const TALLY_FILE: &str = "records.tally";
+
+/// A store that opened with fewer records than it last held (see
+/// [`SledFailureStore::damage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the failure store held {expected} records after its last change but {found} were recovered: its files may be damaged"
+)]
+pub struct Damage {
+    /// Records held after the last acknowledged change.
+    pub expected: usize,
+    /// Records recovered by this open.
+    pub found: usize,
 }
 
 impl fmt::Debug for SledFailureStore {
@@ -50,6 +67,7 @@ impl fmt::Debug for SledFailureStore {
             .field("max_records", &self.inner.max_records)
             .field("records", &self.inner.count())
             .field("corrupt_records_skipped", &self.corrupt_records_skipped())
+            .field("damage", &self.damage)
             .finish()
     }
 }
@@ -98,7 +116,34 @@ impl SledFailureStore {
         let tree = db
             .open_tree(RECORDS_TREE)
             .map_err(|e| error::open(&location, e))?;
-        Self::from_tree_with(options, db, tree, location)
+        let tally = path.join(TALLY_FILE);
+        let expected = std::fs::read_to_string(&tally)
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok());
+        let mut store = Self::from_tree_with(options, db, tree, location)?;
+        let found = store.inner.count();
+        if let Some(expected) = expected.filter(|expected| found < *expected) {
+            tracing::warn!(
+                store = %store.inner.location,
+                expected,
+                found,
+                "the failure store opened with fewer records than it last held: its files may be damaged"
+            );
+            store.damage = Some(Damage { expected, found });
+        }
+        if let Some(inner) = Arc::get_mut(&mut store.inner) {
+            inner.tally = Some(tally);
+        }
+        Ok(store)
+    }
+
+    /// What the open found wrong: `Some` when sled recovered fewer records than the
+    /// store held after its last acknowledged change (its files were damaged or cut),
+    /// `None` otherwise. A store that is merely behind (its tally missing or older
+    /// than its records, as after a crash between a flush and the tally's update) is
+    /// not damaged. The store still opens either way; this only reports.
+    pub fn damage(&self) -> Option<Damage> {
+        self.damage
     }
 
     pub(crate) fn from_tree_with(
@@ -111,6 +156,7 @@ impl SledFailureStore {
         Ok(Self {
             inner: Arc::new(Inner::new(db, tree, location, options.max_records())),
             writer: Arc::default(),
+            damage: None,
         })
     }
 

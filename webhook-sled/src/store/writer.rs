@@ -97,6 +97,9 @@ impl WriterRun {
             };
             let completions: Vec<Completion> = batch.into_iter().map(|job| job(&inner)).collect();
             let flush_error = inner.records.flush().err().map(|e| e.to_string());
+            if flush_error.is_none() {
+                inner.write_tally();
+            }
             let more = {
                 let mut queue = self.writer.queue();
                 if queue.jobs.is_empty() {
