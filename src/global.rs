@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use webhook_core::outbox::Outbox;
 use webhook_core::{
     ConfigError, FailureStore, MemoryFailureStore, Notifier, ResolvedWebhookConfig, ShutdownReport,
     WebhookConfig,
@@ -41,7 +42,16 @@ struct Global {
     /// own; [`shutdown_worker`] waits for them.
     retiring: Vec<JoinHandle<ShutdownReport>>,
     /// Stores stay open across rebuilds: a sled folder can be opened once per process.
-    stores: HashMap<PathBuf, Arc<dyn FailureStore>>,
+    stores: HashMap<PathBuf, Opened>,
+}
+
+/// A store folder as the facade opened it: the sled store (and, once asked for, its
+/// outbox), or memory when the folder could not be opened.
+#[derive(Clone)]
+struct Opened {
+    store: Arc<dyn FailureStore>,
+    sled: Option<SledFailureStore>,
+    outbox: Option<Arc<dyn Outbox>>,
 }
 
 fn global() -> MutexGuard<'static, Global> {
@@ -62,20 +72,46 @@ pub(crate) fn store_path_for(config: &WebhookConfig) -> PathBuf {
 }
 
 impl Global {
-    fn store_for(&mut self, config: &WebhookConfig) -> Arc<dyn FailureStore> {
+    fn store_for(&mut self, config: &WebhookConfig) -> &mut Opened {
         let path = store_path_for(config);
-        if let Some(store) = self.stores.get(&path) {
-            return store.clone();
-        }
-        let store: Arc<dyn FailureStore> = match SledFailureStore::open(&path) {
-            Ok(store) => Arc::new(store),
+        self.stores.entry(path).or_insert_with_key(|path| match SledFailureStore::open(path) {
+            Ok(store) => Opened {
+                store: Arc::new(store.clone()),
+                sled: Some(store),
+                outbox: None,
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "failure store unavailable; keeping failures in memory for this process");
-                Arc::new(MemoryFailureStore::new())
+                Opened {
+                    store: Arc::new(MemoryFailureStore::new()),
+                    sled: None,
+                    outbox: None,
+                }
             }
-        };
-        self.stores.insert(path, store.clone());
-        store
+        })
+    }
+
+    /// The store for `config`, and its outbox when `durable` is set (opened once per
+    /// folder; without a sled store there is no outbox, and a warning says so).
+    fn plugs_for(
+        &mut self,
+        config: &WebhookConfig,
+    ) -> (Arc<dyn FailureStore>, Option<Arc<dyn Outbox>>) {
+        let durable = config.durable.unwrap_or(false);
+        let opened = self.store_for(config);
+        if durable && opened.outbox.is_none() {
+            match opened.sled.as_ref().map(SledFailureStore::outbox) {
+                Some(Ok(outbox)) => opened.outbox = Some(Arc::new(outbox)),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "outbox unavailable; events stay in memory")
+                }
+                None => tracing::warn!("no durable store, so no outbox; events stay in memory"),
+            }
+        }
+        (
+            opened.store.clone(),
+            opened.outbox.clone().filter(|_| durable),
+        )
     }
 
     fn start(
@@ -88,8 +124,12 @@ impl Global {
             resolved = resolved.for_parallel(n);
         }
         let transport = HttpTransport::from_config(&resolved)?;
-        let store = self.store_for(config);
-        let notifier = Notifier::start(resolved, Arc::new(transport), store)?;
+        let (store, outbox) = self.plugs_for(config);
+        let mut builder = Notifier::builder(resolved, Arc::new(transport)).store(store);
+        if let Some(outbox) = outbox {
+            builder = builder.outbox(outbox);
+        }
+        let notifier = builder.start()?;
         if let Some(old) = self.running.take() {
             self.retire(old.notifier);
         }

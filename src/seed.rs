@@ -414,6 +414,7 @@ pub fn diagnostics_snapshot(config: &WebhookConfig, recent_limit: usize) -> Webh
             store_records: None,
             store_error: Some(format!("no worker: {error}")),
             recent_failures: Vec::new(),
+            outbox: None,
         },
     }
 }

@@ -641,3 +641,51 @@ fn a_toml_config_error_names_the_field_and_the_line_without_quoting_it() {
     assert!(stderr.contains("`timeout_secs` at line 3"), "{stderr}");
     assert!(!stderr.contains("whsec_"), "{stderr}");
 }
+
+#[test]
+fn a_durable_send_killed_before_delivery_is_shown_by_status_and_delivered_by_drain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silent, connected) = silent_receiver();
+    let mut args = args_of(&["send", "--durable"], &delivery_flags(&silent));
+    args.extend(["--event", "task_failed", "--task-id", "T-9"].map(String::from));
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .arg("--store")
+        .arg(dir.path())
+        .env_remove("WEBHOOK_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("send starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("a line");
+    assert!(line.contains("is durable in the outbox"), "{line}");
+    connected
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the attempt started");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    let status = status_json(dir.path());
+    assert_eq!(status["outbox"]["pending"], 1, "{status}");
+    assert!(status["outbox"]["oldest_pending_secs"].as_f64().is_some());
+    let text_status = webhook(&["status"], dir.path());
+    assert!(text(&text_status.stdout).contains("outbox: 1 pending"));
+
+    let healthy = Listener::start(&[]);
+    let out = run_args(
+        &args_of(&["drain"], &delivery_flags(&healthy.url)),
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 delivered"),
+        "{}",
+        text(&out.stdout)
+    );
+    let request = healthy.next();
+    assert_eq!(request["event"], "task_failed");
+    assert_eq!(request["payload"]["task_id"], "T-9");
+    assert_eq!(status_json(dir.path())["outbox"]["pending"], 0);
+}

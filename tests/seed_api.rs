@@ -379,3 +379,32 @@ fn failure_store_path_is_under_the_application_root() {
         std::path::PathBuf::from("/var/lib/hooks")
     );
 }
+
+#[test]
+fn a_durable_config_keeps_events_in_the_outbox_beside_the_store_until_delivered() {
+    let f = fixture(Script::sequence([Reply::status(503), Reply::ok()]));
+    let config = WebhookConfig {
+        durable: Some(true),
+        retry_count: Some(1),
+        retry_backoff_ms: Some(100),
+        ..f.config.clone()
+    };
+    assert!(notify_task_created("T-D", "durable", &config).is_accepted());
+    let requests = runtime()
+        .block_on(f.receiver.wait_for_requests(1, Duration::from_secs(20)))
+        .expect("first attempt");
+    assert_eq!(requests.len(), 1);
+    let during = diagnostics_snapshot(&config, 5);
+    let outbox = during.outbox.expect("the snapshot shows the outbox");
+    assert!(outbox.location.contains("outbox"), "{outbox:?}");
+    let body = &delivered(&f.receiver, 1)[0];
+    assert_eq!(body["task_id"], "T-D");
+    assert!(wait_for_idle(&config, Duration::from_secs(20)));
+    let after = diagnostics_snapshot(&config, 5);
+    assert_eq!(
+        after.outbox.and_then(|o| o.pending),
+        Some(0),
+        "delivered entries leave it"
+    );
+    assert_eq!((after.stats.stored, after.stats.delivered), (1, 1));
+}

@@ -19,12 +19,20 @@ Examples:
   webhook replay --url http://127.0.0.1:8080/hook --allow-insecure-http --allow-private-targets \\
       --event task_created --dry-run
 
+  # Durable: the event is in the outbox (same folder as the store) before delivery starts;
+  # after a crash, drain delivers whatever the outbox holds
+  webhook send --durable --url http://127.0.0.1:8080/hook --allow-insecure-http \\
+      --allow-private-targets --event task_failed --task-id T-2
+  webhook drain --url http://127.0.0.1:8080/hook --allow-insecure-http --allow-private-targets
+
 Exit codes:
   0    delivered (send); every replayed record resolved, or a dry run with eligible records (replay)
   1    not delivered, and recorded in the store; a replay that failed again or was not attempted
   2    bad usage or configuration (the message names the flag or field)
   3    not recorded: the store could not be opened, read or written (locked, read-only, full)
   4    replay: no record matched, or none of those matched is eligible
+  5    --durable send or drain: not delivered yet, kept in the outbox (a retry waits
+       there); `webhook drain` delivers it
   129, 130, 143
        interrupted by SIGHUP, SIGINT, SIGTERM: delivery went on for a 2 s grace, then what
        was pending was recorded in the store (the message says what)
@@ -49,6 +57,9 @@ pub(crate) enum Command {
     Status(StatusArgs),
     /// Replay stored failures (bounded and filtered) and wait for their outcome (exit 4: nothing to replay).
     Replay(ReplayArgs),
+    /// Deliver what the outbox holds (after a crash, or retries waiting there), then stop
+    /// (exit 0 emptied, 1 some recorded as failed, 5 some left).
+    Drain(DrainArgs),
 }
 
 /// Signature schemes.
@@ -113,6 +124,23 @@ pub(crate) struct DeliveryArgs {
     /// Failure store folder [default: ./.webhook/failures].
     #[arg(long, value_name = "DIR")]
     pub(crate) store: Option<PathBuf>,
+    /// Keep events in the durable outbox (in the store's folder) until their outcome.
+    #[arg(long)]
+    pub(crate) durable: bool,
+}
+
+/// `webhook drain`.
+#[derive(Debug, Args)]
+pub(crate) struct DrainArgs {
+    #[command(flatten)]
+    pub(crate) delivery: DeliveryArgs,
+    /// Respect each entry's retry time instead of delivering everything now.
+    #[arg(long)]
+    pub(crate) due_only: bool,
+    /// Stop after this many seconds even if entries are left [default: the worst case
+    /// of the entries held, at the configured concurrency].
+    #[arg(long, value_name = "N")]
+    pub(crate) wait_secs: Option<u64>,
 }
 
 /// `webhook listen`.

@@ -5,6 +5,7 @@
 //! interrupted by SIGHUP/SIGINT/SIGTERM (what was pending is recorded).
 
 mod args;
+mod drain;
 mod listen;
 mod progress;
 mod replay;
@@ -29,6 +30,9 @@ pub(crate) mod exit {
     pub(crate) const NOT_RECORDED: u8 = 3;
     /// Replay: no record matched, or none of those matched was eligible.
     pub(crate) const NOTHING_TO_REPLAY: u8 = 4;
+    /// Outbox mode: not delivered yet, kept in the outbox (a retry waits there); `drain`
+    /// delivers it.
+    pub(crate) const IN_OUTBOX: u8 = 5;
 }
 
 use args::{Cli, Command};
@@ -75,6 +79,14 @@ impl Failure {
         }
     }
 
+    /// Kept in the outbox for later: exit 5.
+    pub(crate) fn in_outbox(message: impl Into<String>) -> Self {
+        Self {
+            code: exit::IN_OUTBOX,
+            message: message.into(),
+        }
+    }
+
     /// Interrupted by `signal`: exit 128 + its number.
     pub(crate) fn interrupted(signal: signals::Caught, message: impl Into<String>) -> Self {
         Self {
@@ -99,6 +111,7 @@ fn main() -> ExitCode {
         Command::Send(a) => send::run(a),
         Command::Status(a) => status::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Drain(a) => drain::run(a),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

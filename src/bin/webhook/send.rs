@@ -23,11 +23,22 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
         .as_ref()
         .map(|d| d.redacted().to_owned())
         .unwrap_or_default();
+    let durable = config.outbox.durable;
     let notifier = settings::notifier(config, store.clone())?;
     let webhook_id = message.id().clone();
-    let outcome = notifier.enqueue(message);
-    if !outcome.is_accepted() {
-        return Err(Failure::usage(format!("event not sent: {outcome}")));
+    if durable {
+        notifier
+            .enqueue_confirmed(message)
+            .map_err(|e| Failure::not_recorded(format!("event not sent: {e}")))?;
+        eprintln!(
+            "webhook: {webhook_id} is durable in the outbox at {}",
+            dir.display()
+        );
+    } else {
+        let outcome = notifier.enqueue(message);
+        if !outcome.is_accepted() {
+            return Err(Failure::usage(format!("event not sent: {outcome}")));
+        }
     }
     let waited = wait::idle(&rt, &mut signals, &notifier, bound, "sending");
     let grace = match waited {
@@ -57,6 +68,12 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
             ))
         })?;
     let Some(record) = records.first() else {
+        if report.left_in_outbox > 0 {
+            return Err(Failure::in_outbox(format!(
+                "not delivered yet: {webhook_id} waits in the outbox at {} for its next retry; `webhook drain` delivers it",
+                dir.display()
+            )));
+        }
         let why = store.last_write_error().unwrap_or_else(|| {
             format!(
                 "the failure store at {} did not answer in time ({} write(s) failed)",

@@ -98,6 +98,9 @@ pub(crate) fn delivery_config(args: &DeliveryArgs) -> Result<ResolvedWebhookConf
     if args.store.is_some() {
         config.store_path.clone_from(&args.store);
     }
+    if args.durable {
+        config.durable = Some(true);
+    }
     config
         .resolve()
         .map_err(|e| Failure::usage(format!("invalid configuration: {e}")))
@@ -133,7 +136,15 @@ pub(crate) fn notifier(
 ) -> Result<Notifier, Failure> {
     let transport = HttpTransport::from_config(&config)
         .map_err(|e| Failure::failed(format!("cannot build the HTTP client: {e}")))?;
-    Notifier::builder(config, Arc::new(transport))
+    let durable = config.outbox.durable;
+    let mut builder = Notifier::builder(config, Arc::new(transport));
+    if durable {
+        let outbox = store
+            .outbox()
+            .map_err(|e| Failure::not_recorded(format!("cannot open the outbox: {e}")))?;
+        builder = builder.outbox(Arc::new(outbox));
+    }
+    builder
         .store(store)
         .start()
         .map_err(|e| Failure::failed(e.to_string()))

@@ -22,7 +22,18 @@ struct StoreStatus {
     failed: usize,
     resolved: usize,
     by_outcome: BTreeMap<&'static str, usize>,
+    /// The durable outbox in the same folder: entries waiting for delivery.
+    outbox: OutboxStatus,
     recent_failures: Vec<FailureRecord>,
+}
+
+/// What the outbox holds.
+#[derive(Debug, Serialize)]
+struct OutboxStatus {
+    /// Entries not yet delivered or recorded (queued, or waiting for a retry).
+    pending: u64,
+    /// Age of the oldest entry in seconds (`null` when empty).
+    oldest_pending_secs: Option<f64>,
 }
 
 pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
@@ -48,6 +59,7 @@ pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
         failed: all.len() - resolved,
         resolved,
         by_outcome,
+        outbox: outbox_status(&rt, &store)?,
         recent_failures: all.into_iter().take(args.recent).collect(),
     };
     match args.format {
@@ -126,6 +138,24 @@ fn copy_folder(from: &Path, to: &Path, depth: u8) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The outbox's pending entries and the age of the oldest.
+fn outbox_status(
+    rt: &tokio::runtime::Runtime,
+    store: &SledFailureStore,
+) -> Result<OutboxStatus, Failure> {
+    use webhook_core::outbox::Outbox;
+    let cannot = |e: webhook_core::outbox::OutboxError| {
+        Failure::not_recorded(format!("cannot read the outbox: {e}"))
+    };
+    let outbox = store.outbox().map_err(cannot)?;
+    let pending = rt.block_on(outbox.pending()).map_err(cannot)?;
+    let now_ms = webhook_core::time::unix_millis(std::time::SystemTime::now());
+    Ok(OutboxStatus {
+        pending: pending.count,
+        oldest_pending_secs: pending.oldest_age_secs(now_ms),
+    })
+}
+
 fn print_text(status: &StoreStatus) {
     println!("failure store: {}", escape(&status.store));
     println!(
@@ -134,6 +164,13 @@ fn print_text(status: &StoreStatus) {
     );
     for (outcome, n) in &status.by_outcome {
         println!("  {outcome}: {n}");
+    }
+    match status.outbox.oldest_pending_secs {
+        Some(age) => println!(
+            "outbox: {} pending, oldest {age:.1} s old (`webhook drain` delivers them)",
+            status.outbox.pending
+        ),
+        None => println!("outbox: empty"),
     }
     if status.recent_failures.is_empty() {
         return;

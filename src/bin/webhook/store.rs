@@ -24,6 +24,13 @@ impl WatchedStore {
         }
     }
 
+    /// The durable outbox in the same database.
+    pub(crate) fn outbox(
+        &self,
+    ) -> Result<webhook_sled::SledOutbox, webhook_core::outbox::OutboxError> {
+        self.inner.outbox()
+    }
+
     /// The last write error's text (it names the store, the operation and the cause,
     /// e.g. `No space left on device (os error 28)`).
     pub(crate) fn last_write_error(&self) -> Option<String> {

@@ -37,6 +37,49 @@ pub struct WebhookDiagnostics {
     pub store_error: Option<String>,
     /// The newest failure records, newest first.
     pub recent_failures: Vec<FailureRecord>,
+    /// The durable outbox, when the notifier has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<OutboxDiagnostics>,
+}
+
+/// What the outbox holds, for operators.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxDiagnostics {
+    /// Where it keeps its entries.
+    pub location: String,
+    /// Entries not yet delivered or recorded (`None` if it could not be read).
+    pub pending: Option<u64>,
+    /// Age of the oldest entry, in seconds.
+    pub oldest_pending_secs: Option<f64>,
+    /// Why it could not be read, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl OutboxDiagnostics {
+    /// Reads `outbox`'s pending figures at `now_ms`, bounded by `bound`.
+    pub(crate) async fn read(
+        outbox: &dyn crate::outbox::Outbox,
+        now_ms: u64,
+        bound: Duration,
+        redactor: &Redactor,
+    ) -> Self {
+        let mut diag = Self {
+            location: outbox.location(),
+            pending: None,
+            oldest_pending_secs: None,
+            error: None,
+        };
+        match tokio::time::timeout(bound, outbox.pending()).await {
+            Ok(Ok(p)) => {
+                diag.pending = Some(p.count);
+                diag.oldest_pending_secs = p.oldest_age_secs(now_ms);
+            }
+            Ok(Err(e)) => diag.error = Some(redactor.scrub(&e.to_string())),
+            Err(_) => diag.error = Some("the outbox did not answer in time".to_owned()),
+        }
+        diag
+    }
 }
 
 /// The seed's name for a diagnostics snapshot is [`WebhookDiagnostics`]; this is the
@@ -64,6 +107,7 @@ impl WebhookDiagnostics {
             store_records: None,
             store_error: None,
             recent_failures: Vec::new(),
+            outbox: None,
         }
     }
 

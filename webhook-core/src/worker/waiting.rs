@@ -4,7 +4,7 @@
 use super::notifier::{Inner, Notifier};
 use super::report::ShutdownReport;
 use super::run::Command;
-use crate::diagnostics::WebhookDiagnostics;
+use crate::diagnostics::{OutboxDiagnostics, WebhookDiagnostics};
 use crate::replay::{ReplayError, ReplayReport, ReplaySelector};
 use std::future::Future;
 use std::time::Duration;
@@ -86,13 +86,21 @@ impl Notifier {
         let base = self.diagnostics_base();
         async move {
             let plugs = &engine.plugs;
-            base.read_store(
-                plugs.store.as_ref(),
-                recent,
-                plugs.store_timeout,
-                &engine.redactor,
-            )
-            .await
+            let mut diag = base
+                .read_store(
+                    plugs.store.as_ref(),
+                    recent,
+                    plugs.store_timeout,
+                    &engine.redactor,
+                )
+                .await;
+            if let Some(part) = engine.outbox.as_ref() {
+                let now_ms = crate::time::unix_millis(engine.clock.now());
+                let outbox = part.outbox.as_ref();
+                let (bound, redactor) = (plugs.store_timeout, &engine.redactor);
+                diag.outbox = Some(OutboxDiagnostics::read(outbox, now_ms, bound, redactor).await);
+            }
+            diag
         }
     }
 
