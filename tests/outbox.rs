@@ -282,3 +282,97 @@ fn sync_durability_makes_send_wait_and_memory_mode_cannot_confirm() {
         .expect("starts");
     assert_eq!(memory.send_confirmed(&payload(0)), Err(NotStored::NoOutbox));
 }
+
+#[test]
+fn a_crash_between_the_record_and_the_removal_leaves_one_record_not_two() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledFailureStore::open(dir.path()).expect("store");
+    let transport = Arc::new(ScriptedTransport::per_webhook(Script::always(Reply::status(410))));
+    // First run: the record is written, but every try to remove the entry fails (as if
+    // the process died right after the record).
+    let faulty = Arc::new(webhook_testkit::FaultyOutbox::new(
+        store.outbox().expect("outbox"),
+        webhook_testkit::Faults::none().with_failing_settles(3),
+    ));
+    let first = Notifier::builder(config(|_| {}), transport.clone())
+        .store(Arc::new(store.clone()))
+        .outbox(faulty.clone())
+        .start()
+        .expect("starts");
+    first.send_confirmed(&payload(1)).expect("durable");
+    let rt = runtime();
+    rt.block_on(transport.wait_for_attempts(1, SETTLE)).expect("attempted");
+    let report = first.shutdown(Duration::from_secs(5));
+    assert_eq!(report.left_in_outbox, 1, "the removal failed: {report:?}");
+    assert_eq!(faulty.injected(), 3);
+    assert_eq!(rt.block_on(store.count()).expect("count"), 1);
+    drop(first);
+    drop(faulty);
+
+    // The next start takes the entry back, attempts it again and records it again.
+    let second = durable(&store, transport.clone(), config(|_| {}));
+    assert!(second.wait_idle(SETTLE));
+    assert_eq!(transport.attempt_count(), 2, "the attempt was repeated");
+    assert_eq!(rt.block_on(store.count()).expect("count"), 1, "the same record, not a second");
+    assert_eq!(second.stats().recovered, 1);
+}
+
+#[test]
+fn the_outbox_bound_holds_new_events_in_the_queue_and_counts_it() {
+    let outbox = Arc::new(webhook_testkit::MemoryOutbox::new());
+    let transport = Arc::new(ScriptedTransport::per_webhook(Script::always(Reply::ok())));
+    transport.pause();
+    let cfg = config(|c| {
+        c.outbox_max_pending = Some(100);
+        c.commit_batch_max = Some(50);
+        c.queue_capacity = Some(1000);
+    });
+    let notifier = Notifier::builder(cfg, transport.clone())
+        .outbox(outbox.clone())
+        .start()
+        .expect("starts");
+    for n in 0..300 {
+        assert!(notifier.send(&payload(n)).is_accepted());
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        for _ in 0..500 {
+            if notifier.stats().outbox_full > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let stats = notifier.stats();
+    assert!(stats.outbox_full > 0, "{stats:?}");
+    assert!(outbox.entries().len() <= 100, "the bound holds: {}", outbox.entries().len());
+    assert!(stats.not_yet_durable() >= 200, "the rest waits in memory: {stats:?}");
+    transport.resume();
+    assert!(notifier.wait_idle(SETTLE));
+    let stats = notifier.stats();
+    assert_eq!((stats.stored, stats.delivered), (300, 300), "{stats:?}");
+    assert!(stats.balances());
+}
+
+#[test]
+fn a_lease_shorter_than_the_timeout_and_its_margin_is_refused_naming_both() {
+    let err = TestConfig::default()
+        .edit(|c| {
+            c.timeout_secs = Some(30);
+            c.lease_ms = Some(20_000);
+        })
+        .resolve()
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("`lease_ms` = 20000") && text.contains("40000"), "{text}");
+    let named = TestConfig::default()
+        .edit(|c| c.retry_schedule = Some("svix".into()))
+        .resolve()
+        .expect("svix is known");
+    assert_eq!(named.retry.max_retries(), 7);
+    let unknown = TestConfig::default()
+        .edit(|c| c.retry_schedule = Some("hourly".into()))
+        .resolve()
+        .expect_err("unknown");
+    assert!(unknown.to_string().contains("`svix`"), "{unknown}");
+}
