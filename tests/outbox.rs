@@ -287,7 +287,9 @@ fn sync_durability_makes_send_wait_and_memory_mode_cannot_confirm() {
 fn a_crash_between_the_record_and_the_removal_leaves_one_record_not_two() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SledFailureStore::open(dir.path()).expect("store");
-    let transport = Arc::new(ScriptedTransport::per_webhook(Script::always(Reply::status(410))));
+    let transport = Arc::new(ScriptedTransport::per_webhook(Script::always(
+        Reply::status(410),
+    )));
     // First run: the record is written, but every try to remove the entry fails (as if
     // the process died right after the record).
     let faulty = Arc::new(webhook_testkit::FaultyOutbox::new(
@@ -301,7 +303,8 @@ fn a_crash_between_the_record_and_the_removal_leaves_one_record_not_two() {
         .expect("starts");
     first.send_confirmed(&payload(1)).expect("durable");
     let rt = runtime();
-    rt.block_on(transport.wait_for_attempts(1, SETTLE)).expect("attempted");
+    rt.block_on(transport.wait_for_attempts(1, SETTLE))
+        .expect("attempted");
     let report = first.shutdown(Duration::from_secs(5));
     assert_eq!(report.left_in_outbox, 1, "the removal failed: {report:?}");
     assert_eq!(faulty.injected(), 3);
@@ -313,7 +316,11 @@ fn a_crash_between_the_record_and_the_removal_leaves_one_record_not_two() {
     let second = durable(&store, transport.clone(), config(|_| {}));
     assert!(second.wait_idle(SETTLE));
     assert_eq!(transport.attempt_count(), 2, "the attempt was repeated");
-    assert_eq!(rt.block_on(store.count()).expect("count"), 1, "the same record, not a second");
+    assert_eq!(
+        rt.block_on(store.count()).expect("count"),
+        1,
+        "the same record, not a second"
+    );
     assert_eq!(second.stats().recovered, 1);
 }
 
@@ -345,8 +352,15 @@ fn the_outbox_bound_holds_new_events_in_the_queue_and_counts_it() {
     });
     let stats = notifier.stats();
     assert!(stats.outbox_full > 0, "{stats:?}");
-    assert!(outbox.entries().len() <= 100, "the bound holds: {}", outbox.entries().len());
-    assert!(stats.not_yet_durable() >= 200, "the rest waits in memory: {stats:?}");
+    assert!(
+        outbox.entries().len() <= 100,
+        "the bound holds: {}",
+        outbox.entries().len()
+    );
+    assert!(
+        stats.not_yet_durable() >= 200,
+        "the rest waits in memory: {stats:?}"
+    );
     transport.resume();
     assert!(notifier.wait_idle(SETTLE));
     let stats = notifier.stats();
@@ -364,7 +378,10 @@ fn a_lease_shorter_than_the_timeout_and_its_margin_is_refused_naming_both() {
         .resolve()
         .expect_err("refused");
     let text = err.to_string();
-    assert!(text.contains("`lease_ms` = 20000") && text.contains("40000"), "{text}");
+    assert!(
+        text.contains("`lease_ms` = 20000") && text.contains("40000"),
+        "{text}"
+    );
     let named = TestConfig::default()
         .edit(|c| c.retry_schedule = Some("svix".into()))
         .resolve()
