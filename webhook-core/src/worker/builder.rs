@@ -192,11 +192,16 @@ impl NotifierBuilder {
             lifecycle: Lifecycle::default(),
             redactor: Redactor::new(config.destination.as_deref(), &config.secrets),
             clock: WallClock::new(self.paused_clock),
-            outbox: self.outbox.map(|outbox| OutboxPart {
-                outbox,
-                owner: OwnerId::generate(),
-                settings: config.outbox,
-                appended: tokio::sync::Notify::new(),
+            outbox: self.outbox.map(|outbox| {
+                let (settles, rx) = tokio::sync::mpsc::unbounded_channel();
+                OutboxPart {
+                    outbox,
+                    owner: OwnerId::generate(),
+                    settings: config.outbox,
+                    appended: tokio::sync::Notify::new(),
+                    settles,
+                    settles_rx: std::sync::Mutex::new(Some(rx)),
+                }
             }),
             config,
         }

@@ -3,81 +3,96 @@
 
 use super::attempt::attempt;
 use super::confirm::ClaimRef;
-use super::engine::{Engine, OutboxPart};
+use super::engine::{Engine, OutboxPart, SettleMsg};
 use super::lifecycle::AbortSlot;
 use super::settle::{self, Failure};
 use crate::accounting::Activity;
 use crate::event::WebhookMessage;
-use crate::outbox::{Claimed, Settle, Settlement};
+use crate::outbox::{Claimed, EntryId, LeaseToken, Settle, Settlement};
+use std::collections::VecDeque;
+use tokio::sync::mpsc;
 use crate::queue::{Durable, QueuedEvent};
 use crate::retry::StatusClass;
 use crate::store::FailureKind;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
 
 /// The longest an idle claimer sleeps before it looks again (a slow poll, in case an
 /// append it was not told of, or a lapsed lease, made something due).
 const POLL: Duration = Duration::from_secs(1);
 
 /// Claims and starts deliveries while the worker runs.
+///
+/// Entries are claimed ahead, up to `max_concurrency` at a time, and started as delivery
+/// slots free up. A claimed entry that waited so long that its lease could run out
+/// during its attempt is not started (it runs out and is claimed again), so an attempt
+/// always ends inside its lease.
 pub(crate) async fn claim_loop(engine: Arc<Engine>) {
     let Some(part) = engine.outbox.as_ref() else {
         return;
     };
     let mut phase = engine.lifecycle.subscribe();
+    let mut ready: VecDeque<(Claimed, tokio::time::Instant)> = VecDeque::new();
     while engine.lifecycle.is_running() {
-        let permits = tokio::select! {
-            p = slots(&engine) => p,
-            _ = phase.changed() => continue,
-        };
-        let now_ms = crate::time::unix_millis(engine.clock.now());
-        let lease = part.settings.lease;
-        let claimed = match part
-            .outbox
-            .claim(&part.owner, now_ms, lease, permits.len())
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                part.error(&engine, "claim", &e);
-                Vec::new()
-            }
-        };
-        if claimed.is_empty() {
-            drop(permits);
-            tokio::select! {
-                () = wait_until_due(&engine, part) => {}
-                _ = phase.changed() => {}
+        if ready.is_empty() {
+            claim_more(&engine, part, &mut ready).await;
+            if ready.is_empty() {
+                tokio::select! {
+                    () = wait_until_due(&engine, part) => {}
+                    _ = phase.changed() => {}
+                }
             }
             continue;
         }
-        let recovered = claimed
-            .iter()
-            .filter(|c| c.entry.origin != part.owner)
-            .count();
-        engine.ledger.claim(claimed.len() as u64, recovered as u64);
-        for (claimed, permit) in claimed.into_iter().zip(permits) {
-            let engine = engine.clone();
-            tokio::spawn(async move {
-                let abort = engine.lifecycle.abort_slot();
-                deliver_claimed(&engine, claimed, &abort).await;
-                drop(permit);
-            });
+        let permit = tokio::select! {
+            p = engine.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = phase.changed() => continue,
+        };
+        let Some((claimed, at)) = ready.pop_front() else {
+            continue;
+        };
+        if !fits_in_lease(&engine, part, at) {
+            continue;
         }
+        let recovered = u64::from(claimed.entry.origin != part.owner);
+        engine.ledger.claim(1, recovered);
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let abort = engine.lifecycle.abort_slot();
+            deliver_claimed(&engine, claimed, &abort).await;
+            drop(permit);
+        });
+    }
+    // Claimed but never started: give them back at once rather than let them lapse.
+    for (claimed, _) in ready {
+        let release = Settlement::Release {
+            attempts: claimed.entry.attempts,
+        };
+        send_settle(part, claimed.entry.id, claimed.token, release);
     }
 }
 
-/// At least one delivery slot, and as many more as are free now.
-async fn slots(engine: &Engine) -> Vec<OwnedSemaphorePermit> {
-    let Ok(first) = engine.permits.clone().acquire_owned().await else {
-        return Vec::new();
-    };
-    let mut permits = vec![first];
-    while let Ok(p) = engine.permits.clone().try_acquire_owned() {
-        permits.push(p);
+/// Claims up to `max_concurrency` due entries into `ready`.
+async fn claim_more(
+    engine: &Engine,
+    part: &OutboxPart,
+    ready: &mut VecDeque<(Claimed, tokio::time::Instant)>,
+) {
+    let now_ms = crate::time::unix_millis(engine.clock.now());
+    let (lease, max) = (part.settings.lease, engine.config.max_concurrency);
+    match part.outbox.claim(&part.owner, now_ms, lease, max).await {
+        Ok(claimed) => {
+            let at = tokio::time::Instant::now();
+            ready.extend(claimed.into_iter().map(|c| (c, at)));
+        }
+        Err(e) => part.error(engine, "claim", &e),
     }
-    permits
+}
+
+/// Whether an entry claimed at `at` still has a whole attempt (and its margin) of lease.
+fn fits_in_lease(engine: &Engine, part: &OutboxPart, at: tokio::time::Instant) -> bool {
+    let needed = engine.requests.timeout() + crate::config::MIN_LEASE_MARGIN;
+    at.elapsed() + needed <= part.settings.lease
 }
 
 /// Sleeps until the next entry falls due, an append commits, or the slow poll.
@@ -171,25 +186,67 @@ async fn deliver_claimed(engine: &Engine, claimed: Claimed, abort: &AbortSlot) {
     settle::failed(engine, &event, failure).await;
 }
 
-/// Tells the outbox what became of a claim, retrying a failed call a few times. A claim
-/// that cannot be settled runs out of lease and is claimed again (an attempt repeated,
-/// never an event lost).
+/// Tells the outbox what became of a claim: the settler applies it with others in one
+/// batch. (The failure store already has the record of a failed entry by now.)
 pub(crate) async fn settle_outbox(engine: &Engine, claim: ClaimRef, how: Settlement) {
+    if let Some(part) = engine.outbox.as_ref() {
+        send_settle(part, claim.id, claim.token, how);
+    }
+}
+
+fn send_settle(part: &OutboxPart, id: EntryId, token: LeaseToken, how: Settlement) {
+    let _ = part.settles.send(SettleMsg::Settle(Settle { id, token, how }));
+}
+
+/// Most settlements applied in one outbox call.
+const SETTLE_BATCH: usize = 1024;
+
+/// Applies settlements in batches until every sender is gone, retrying a failed call a
+/// few times. A settlement that cannot be applied leaves its entry leased; the lease
+/// runs out and the entry is claimed again (an attempt repeated, never an event lost).
+pub(crate) async fn settle_loop(engine: Arc<Engine>, mut rx: mpsc::UnboundedReceiver<SettleMsg>) {
     let Some(part) = engine.outbox.as_ref() else {
         return;
     };
-    let settle = Settle {
-        id: claim.id,
-        token: claim.token,
-        how,
-    };
+    while let Some(first) = rx.recv().await {
+        let (mut batch, mut flushes) = (Vec::new(), Vec::new());
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                SettleMsg::Settle(s) => batch.push(s),
+                SettleMsg::Flush(done) => flushes.push(done),
+            }
+            if batch.len() < SETTLE_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            apply(&engine, part, batch).await;
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn apply(engine: &Engine, part: &OutboxPart, batch: Vec<Settle>) {
     for attempt in 1..=3u32 {
-        let call = part.outbox.settle(vec![settle]);
+        let call = part.outbox.settle(batch.clone());
         match tokio::time::timeout(engine.plugs.store_timeout, call).await {
             Ok(Ok(_)) => return,
             Ok(Err(e)) => part.error(engine, "settle", &e),
             Err(_) => engine.ledger.note(Activity::OutboxError),
         }
         tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+    }
+}
+
+/// Waits until every settlement sent so far is applied (at shutdown, before `sync`).
+pub(crate) async fn settled(engine: &Engine) {
+    if let Some(part) = engine.outbox.as_ref() {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if part.settles.send(SettleMsg::Flush(done)).is_ok() {
+            let _ = tokio::time::timeout(engine.plugs.store_timeout * 4, wait).await;
+        }
     }
 }

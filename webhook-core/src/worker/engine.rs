@@ -14,7 +14,7 @@ use crate::store::FailureStore;
 use crate::transport::Transport;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
 /// What a worker is made of. Each part has one owner: the [`Ledger`] the counters, the
 /// queue its events, [`Lifecycle`] the phase, [`RequestFactory`] the headers and
@@ -46,6 +46,19 @@ pub(crate) struct OutboxPart {
     pub(crate) settings: OutboxSettings,
     /// Woken by each commit, so an idle claimer looks at once.
     pub(crate) appended: Notify,
+    /// Settlements on their way to the settler, which applies them in batches.
+    pub(crate) settles: mpsc::UnboundedSender<SettleMsg>,
+    /// The settler's end, taken when the worker starts.
+    pub(crate) settles_rx: Mutex<Option<mpsc::UnboundedReceiver<SettleMsg>>>,
+}
+
+/// What the settler is told.
+#[derive(Debug)]
+pub(crate) enum SettleMsg {
+    /// Apply this settlement (in a batch with others).
+    Settle(crate::outbox::Settle),
+    /// Answer once every settlement sent before this one was applied.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 impl OutboxPart {

@@ -1,6 +1,6 @@
 //! The worker loop: hands queued events to delivery tasks, then drains on shutdown.
 
-use super::claim::claim_loop;
+use super::claim::{claim_loop, settle_loop, settled};
 use super::commit::commit_loop;
 use super::delivery::deliver;
 use super::engine::Engine;
@@ -53,7 +53,15 @@ async fn run_durable(
             }
         }
     });
-    tokio::spawn(claim_loop(engine.clone()));
+    let claimer = tokio::spawn(claim_loop(engine.clone()));
+    if let Some(rx) = engine.outbox.as_ref().and_then(|p| {
+        p.settles_rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }) {
+        tokio::spawn(settle_loop(engine.clone(), rx));
+    }
     let timeout = match commands.recv().await {
         Some(Command::Shutdown { timeout }) => timeout,
         None => engine.config.shutdown_grace,
@@ -66,6 +74,7 @@ async fn run_durable(
     // The writer appends what is queued; the claimer stops claiming; attempts in flight
     // go on until the deadline, then are cut off and released to the outbox.
     let _ = tokio::time::timeout_at(deadline, writer).await;
+    let _ = tokio::time::timeout_at(deadline, claimer).await;
     let finished_in_time = engine.ledger.wait_idle_until(deadline).await;
     engine.lifecycle.abort();
     record_leftovers(&engine);
@@ -90,6 +99,7 @@ async fn left_in_outbox(engine: &Engine) -> u64 {
     let Some(part) = engine.outbox.as_ref() else {
         return 0;
     };
+    settled(engine).await;
     match tokio::time::timeout(engine.plugs.store_timeout, part.outbox.sync()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => part.error(engine, "sync", &e),

@@ -29,8 +29,9 @@ pub const OUTBOX_TREE: &str = "outbox";
 ///   repeats an attempt (receivers deduplicate by `webhook-id`) but never loses an
 ///   entry; the next append's flush, sled's own background flush, or `sync` (called at
 ///   the end of a shutdown) makes them durable.
-/// - Entries are changed under one lock with atomic sled batches; appends (which flush)
-///   run on tokio's blocking pool, the short in-memory steps in place.
+/// - Entries are changed under one lock with atomic sled batches, on tokio's blocking
+///   pool (so the worker's own thread keeps delivering meanwhile); `next_due` and
+///   `pending` read in place.
 ///
 /// Open it with [`SledFailureStore::outbox`](crate::SledFailureStore::outbox).
 #[derive(Clone)]
@@ -94,11 +95,18 @@ impl Outbox for SledOutbox {
         lease: Duration,
         max: usize,
     ) -> Result<Vec<Claimed>, OutboxError> {
-        self.state.claim(owner, now_ms, lease, max)
+        let state = self.state.clone();
+        let owner = owner.clone();
+        blocking::run(move || state.claim(&owner, now_ms, lease, max))
+            .await
+            .map_err(|why| self.state.io("claim", why))?
     }
 
     async fn settle(&self, settles: Vec<Settle>) -> Result<SettleReport, OutboxError> {
-        self.state.settle(&settles)
+        let state = self.state.clone();
+        blocking::run(move || state.settle(&settles))
+            .await
+            .map_err(|why| self.state.io("settle", why))?
     }
 
     async fn next_due(&self) -> Result<Option<u64>, OutboxError> {
