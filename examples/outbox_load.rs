@@ -244,6 +244,13 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), BoxError> {
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--only-outbox") {
+        // For profiling: the outbox side of the end-to-end measurement alone.
+        let port = sink()?;
+        let rate = end_to_end(port, 50_000, true)?;
+        println!("outbox_rps={rate:.0}");
+        return Ok(());
+    }
     let (accept_n, confirm_n, e2e_n, rounds) = if quick {
         (5_000, 50, 2_000, 1)
     } else {

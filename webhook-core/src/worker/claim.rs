@@ -23,7 +23,7 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// Claims and starts deliveries while the worker runs.
 ///
-/// Entries are claimed ahead, up to `max_concurrency` at a time, and started as delivery
+/// Entries are claimed ahead, up to twice `max_concurrency`, and started as delivery
 /// slots free up. A claimed entry that waited so long that its lease could run out
 /// during its attempt is not started (it runs out and is claimed again), so an attempt
 /// always ends inside its lease.
@@ -33,9 +33,14 @@ pub(crate) async fn claim_loop(engine: Arc<Engine>) {
     };
     let mut phase = engine.lifecycle.subscribe();
     let mut ready: VecDeque<(Claimed, tokio::time::Instant)> = VecDeque::new();
+    let max = engine.config.max_concurrency;
+    // Whether the last claim was full (more may be due): then claim ahead while the
+    // claimed ones are delivered, so the slots never wait for a claim.
+    let mut more_due = true;
     while engine.lifecycle.is_running() {
-        if ready.is_empty() {
-            claim_more(&engine, part, &mut ready).await;
+        if ready.is_empty() || (more_due && ready.len() < max) {
+            let room = 2 * max - ready.len();
+            more_due = claim_more(&engine, part, &mut ready, room).await;
             if ready.is_empty() {
                 tokio::select! {
                     () = wait_until_due(&engine, part) => {}
@@ -72,20 +77,25 @@ pub(crate) async fn claim_loop(engine: Arc<Engine>) {
     }
 }
 
-/// Claims up to `max_concurrency` due entries into `ready`.
+/// Claims up to `max` due entries into `ready`; whether it got all `max`.
 async fn claim_more(
     engine: &Engine,
     part: &OutboxPart,
     ready: &mut VecDeque<(Claimed, tokio::time::Instant)>,
-) {
+    max: usize,
+) -> bool {
     let now_ms = crate::time::unix_millis(engine.clock.now());
-    let (lease, max) = (part.settings.lease, engine.config.max_concurrency);
-    match part.outbox.claim(&part.owner, now_ms, lease, max).await {
+    match part.outbox.claim(&part.owner, now_ms, part.settings.lease, max).await {
         Ok(claimed) => {
+            let full = claimed.len() == max;
             let at = tokio::time::Instant::now();
             ready.extend(claimed.into_iter().map(|c| (c, at)));
+            full
         }
-        Err(e) => part.error(engine, "claim", &e),
+        Err(e) => {
+            part.error(engine, "claim", &e);
+            false
+        }
     }
 }
 

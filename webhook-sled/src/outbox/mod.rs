@@ -23,15 +23,18 @@ pub const OUTBOX_TREE: &str = "outbox";
 ///
 /// - `append` returns once the batch is flushed (one fsync per batch), so an event the
 ///   caller was told is durable survives `SIGKILL`.
-/// - One process owns the folder (sled's lock), so opening it takes back every lease a
-///   previous run left: those entries are due again at once, with their attempt counts.
-/// - Claims and settlements are not flushed on their own: a crash may forget one, which
-///   repeats an attempt (receivers deduplicate by `webhook-id`) but never loses an
-///   entry; the next append's flush, sled's own background flush, or `sync` (called at
-///   the end of a shutdown) makes them durable.
-/// - Entries are changed under one lock with atomic sled batches, on tokio's blocking
-///   pool (so the worker's own thread keeps delivering meanwhile); `next_due` and
-///   `pending` read in place.
+/// - One process owns the folder (sled's lock), so leases and the due order live in
+///   memory: a claim writes nothing, a delivered entry costs one insert and one removal.
+///   Opening the folder rebuilds the index from the entries; every lease of a previous
+///   run is void (its process is gone), so its entries are due again with their
+///   attempt counts.
+/// - Settlements are not flushed on their own: a crash may forget one, which repeats an
+///   attempt (receivers deduplicate by `webhook-id`) but never loses an entry; the next
+///   append's flush, sled's own background flush, or `sync` (called at the end of a
+///   shutdown) makes them durable.
+/// - Appends, claims and settlements run on tokio's blocking pool (so the worker's own
+///   thread keeps delivering meanwhile); `next_due` and `pending` read memory.
+/// - Memory: about 100 bytes of index per held entry (bodies stay on disk).
 ///
 /// Open it with [`SledFailureStore::outbox`](crate::SledFailureStore::outbox).
 #[derive(Clone)]
@@ -72,9 +75,10 @@ impl SledOutbox {
         self.len() == 0
     }
 
-    /// Entries whose lease a previous run left, taken back when this outbox opened.
-    pub fn leases_taken_back(&self) -> u64 {
-        self.state.leases_taken_back
+    /// Entries found when this outbox opened (left by a previous run; due again at once
+    /// if their retry time has passed).
+    pub fn entries_at_open(&self) -> u64 {
+        self.state.at_open
     }
 }
 
@@ -95,9 +99,9 @@ impl Outbox for SledOutbox {
         lease: Duration,
         max: usize,
     ) -> Result<Vec<Claimed>, OutboxError> {
+        let _ = owner;
         let state = self.state.clone();
-        let owner = owner.clone();
-        blocking::run(move || state.claim(&owner, now_ms, lease, max))
+        blocking::run(move || state.claim(now_ms, lease, max))
             .await
             .map_err(|why| self.state.io("claim", why))?
     }
@@ -110,11 +114,11 @@ impl Outbox for SledOutbox {
     }
 
     async fn next_due(&self) -> Result<Option<u64>, OutboxError> {
-        self.state.next_due()
+        Ok(self.state.next_due())
     }
 
     async fn pending(&self) -> Result<PendingStats, OutboxError> {
-        self.state.pending()
+        Ok(self.state.pending())
     }
 
     async fn sync(&self) -> Result<(), OutboxError> {

@@ -1,96 +1,90 @@
-//! The outbox's operations on its tree, each under one lock with one atomic batch.
+//! The outbox's entries on disk and their index in memory.
+//!
+//! One process owns a sled folder (sled's lock), so what only matters while that process
+//! lives stays in memory: which entries are due when, and the leases. On disk each entry
+//! is one key; a delivered one costs one insert and one removal. Opening the folder
+//! rebuilds the index from the entries (every lease of a previous run is void: its
+//! process is gone).
 
-use super::codec::{self, Lease, Stored};
-use super::keys::{self, DUE, ENTRY, LEASED};
-use std::sync::atomic::{AtomicU64, Ordering};
+use super::codec;
+use super::keys::{self, ENTRY};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use webhook_core::outbox::{
-    Claimed, LeaseToken, NewEntry, OutboxError, OwnerId, PendingStats, Settle, SettleReport,
-    Settlement,
+    Claimed, EntryId, LeaseToken, NewEntry, OutboxEntry, OutboxError, OwnerId, PendingStats,
+    Settle, SettleReport, Settlement,
 };
 
 pub(super) struct State {
     db: sled::Db,
     tree: sled::Tree,
     pub(super) location: String,
-    /// Entries held; changed only under `lock`.
-    count: AtomicU64,
-    /// Serializes every change (sled batches are atomic, but read-modify-write is not).
-    lock: Mutex<()>,
-    pub(super) leases_taken_back: u64,
+    index: Mutex<Index>,
+    /// Entries found when the folder was opened (left by a previous run).
+    pub(super) at_open: u64,
+}
+
+/// Where every held entry is: due at a time, or leased until a time.
+#[derive(Default)]
+struct Index {
+    /// (not_before ms, id) of entries not leased.
+    due: BTreeSet<(u64, u64)>,
+    /// (lease end ms, id) of leased entries.
+    lease_ends: BTreeSet<(u64, u64)>,
+    /// id → (token, lease end ms) of leased entries.
+    leases: HashMap<u64, (LeaseToken, u64)>,
+    /// id → creation time (ms) of every held entry; ids grow with appends.
+    created: BTreeMap<u64, u64>,
 }
 
 impl State {
-    pub(super) fn open(
-        db: sled::Db,
-        tree: sled::Tree,
-        location: String,
-    ) -> Result<Self, OutboxError> {
-        let mut state = Self {
+    pub(super) fn open(db: sled::Db, tree: sled::Tree, location: String) -> Result<Self, OutboxError> {
+        let mut index = Index::default();
+        for item in tree.scan_prefix([ENTRY]) {
+            let (key, value) = item.map_err(|e| io(&location, "open", e))?;
+            let Some(id) = keys::parse_entry(&key) else { continue };
+            match codec::decode(id, &value) {
+                Ok(entry) => {
+                    index.due.insert((entry.not_before_ms, id));
+                    index.created.insert(id, entry.created_ms);
+                }
+                Err(detail) => {
+                    tracing::warn!(entry = id, %detail, location = %location, "outbox: skipping an entry that cannot be read");
+                }
+            }
+        }
+        let at_open = index.created.len() as u64;
+        if at_open > 0 {
+            tracing::info!(entries = at_open, location = %location, "outbox: entries left by a previous run are due again");
+        }
+        Ok(Self {
             db,
             tree,
             location,
-            count: AtomicU64::new(0),
-            lock: Mutex::new(()),
-            leases_taken_back: 0,
-        };
-        let count = state.tree.scan_prefix([ENTRY]).count() as u64;
-        state.count.store(count, Ordering::Release);
-        state.leases_taken_back = state.take_back_leases()?;
-        Ok(state)
+            index: Mutex::new(index),
+            at_open,
+        })
     }
 
     pub(super) fn io(&self, operation: &'static str, detail: impl ToString) -> OutboxError {
-        OutboxError::Io {
-            location: self.location.clone(),
-            operation,
-            detail: detail.to_string(),
-        }
+        io(&self.location, operation, detail)
     }
 
-    fn guard(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(PoisonError::into_inner)
+    fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(super) fn count(&self) -> u64 {
-        self.count.load(Ordering::Acquire)
+        self.index().created.len() as u64
     }
 
-    /// One process owns the folder: every lease left in it belongs to a run that ended.
-    fn take_back_leases(&self) -> Result<u64, OutboxError> {
-        let _guard = self.guard();
-        let mut batch = sled::Batch::default();
-        let mut taken = 0;
-        for item in self.tree.scan_prefix([LEASED]) {
-            let (key, _) = item.map_err(|e| self.io("open", e))?;
-            let Some((_, id)) = keys::parse_timed(&key) else {
-                continue;
-            };
-            batch.remove(key);
-            if let Some(mut stored) = self.read(id)? {
-                stored.lease = None;
-                batch.insert(&keys::entry(id), codec::encode(&stored));
-                batch.insert(&keys::timed(DUE, stored.entry.not_before_ms, id), &[]);
-                taken += 1;
-            }
-        }
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| self.io("open", e))?;
-        if taken > 0 {
-            self.flush("open")?;
-            tracing::info!(entries = taken, location = %self.location, "outbox: took back the leases of a previous run");
-        }
-        Ok(taken)
+    pub(super) fn flush(&self, operation: &'static str) -> Result<(), OutboxError> {
+        self.tree.flush().map(|_| ()).map_err(|e| self.io(operation, e))
     }
 
-    fn read(&self, id: u64) -> Result<Option<Stored>, OutboxError> {
-        let Some(bytes) = self
-            .tree
-            .get(keys::entry(id))
-            .map_err(|e| self.io("read", e))?
-        else {
+    fn read(&self, id: u64) -> Result<Option<OutboxEntry>, OutboxError> {
+        let Some(bytes) = self.tree.get(keys::entry(id)).map_err(|e| self.io("read", e))? else {
             return Ok(None);
         };
         codec::decode(id, &bytes)
@@ -98,173 +92,151 @@ impl State {
             .map_err(|detail| OutboxError::Corrupt { id, detail })
     }
 
-    pub(super) fn flush(&self, operation: &'static str) -> Result<(), OutboxError> {
-        self.tree
-            .flush()
-            .map(|_| ())
-            .map_err(|e| self.io(operation, e))
-    }
-
-    /// Appends all of `entries` in one batch, then flushes.
-    pub(super) fn append(
-        &self,
-        owner: &OwnerId,
-        entries: Vec<NewEntry>,
-    ) -> Result<(), OutboxError> {
-        let n = entries.len() as u64;
-        {
-            let _guard = self.guard();
-            let mut batch = sled::Batch::default();
-            for new in entries {
-                let id = self.db.generate_id().map_err(|e| self.io("append", e))?;
-                let entry = new.into_entry(webhook_core::outbox::EntryId(id), owner);
-                batch.insert(&keys::timed(DUE, entry.not_before_ms, id), &[]);
-                batch.insert(
-                    &keys::entry(id),
-                    codec::encode(&Stored { entry, lease: None }),
-                );
-            }
-            self.tree
-                .apply_batch(batch)
-                .map_err(|e| self.io("append", e))?;
-            self.count.fetch_add(n, Ordering::AcqRel);
+    /// Writes all of `entries` in one batch and flushes, then indexes them.
+    pub(super) fn append(&self, owner: &OwnerId, entries: Vec<NewEntry>) -> Result<(), OutboxError> {
+        let mut batch = sled::Batch::default();
+        let mut indexed = Vec::with_capacity(entries.len());
+        for new in entries {
+            let id = self.db.generate_id().map_err(|e| self.io("append", e))?;
+            let entry = new.into_entry(EntryId(id), owner);
+            indexed.push((id, entry.not_before_ms, entry.created_ms));
+            batch.insert(&keys::entry(id), codec::encode(&entry));
         }
-        self.flush("append (flush)")
-    }
-
-    /// Ids of entries due at `now_ms`: not leased, oldest due first, then lapsed leases.
-    fn due_ids(&self, now_ms: u64, max: usize) -> Result<Vec<(Vec<u8>, u64)>, OutboxError> {
-        let mut ids = Vec::new();
-        for kind in [DUE, LEASED] {
-            let (start, end) = ([kind], keys::timed_until(kind, now_ms));
-            for item in self.tree.range(start.as_slice()..end.as_slice()) {
-                if ids.len() >= max {
-                    return Ok(ids);
-                }
-                let (key, _) = item.map_err(|e| self.io("claim", e))?;
-                if let Some((_, id)) = keys::parse_timed(&key) {
-                    ids.push((key.to_vec(), id));
-                }
-            }
+        self.tree.apply_batch(batch).map_err(|e| self.io("append", e))?;
+        self.flush("append (flush)")?;
+        let mut index = self.index();
+        for (id, not_before, created) in indexed {
+            index.due.insert((not_before, id));
+            index.created.insert(id, created);
         }
-        Ok(ids)
+        Ok(())
     }
 
     pub(super) fn claim(
         &self,
-        owner: &OwnerId,
         now_ms: u64,
         lease: Duration,
         max: usize,
     ) -> Result<Vec<Claimed>, OutboxError> {
-        let _guard = self.guard();
-        let until_ms = now_ms.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
-        let mut batch = sled::Batch::default();
-        let mut claimed = Vec::new();
-        for (index_key, id) in self.due_ids(now_ms, max)? {
-            batch.remove(index_key);
-            let Some(mut stored) = self.read(id)? else {
-                continue;
-            };
-            let token = LeaseToken::fresh();
-            stored.lease = Some(Lease {
-                token: token.0,
-                until_ms,
-                owner: owner.as_str().to_owned(),
-            });
-            batch.insert(&keys::entry(id), codec::encode(&stored));
-            batch.insert(&keys::timed(LEASED, until_ms, id), &[]);
-            claimed.push(webhook_core::outbox::Claimed {
-                entry: stored.entry,
-                token,
-            });
+        let until = now_ms.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
+        let picked = {
+            let mut index = self.index();
+            let due: Vec<(u64, u64)> = index.due.range(..(now_ms.saturating_add(1), 0)).take(max).copied().collect();
+            let lapsed: Vec<(u64, u64)> = index
+                .lease_ends
+                .range(..(now_ms.saturating_add(1), 0))
+                .take(max - due.len())
+                .copied()
+                .collect();
+            let mut picked = Vec::with_capacity(due.len() + lapsed.len());
+            for key in due {
+                index.due.remove(&key);
+                picked.push(key.1);
+            }
+            for key in lapsed {
+                index.lease_ends.remove(&key);
+                picked.push(key.1);
+            }
+            for id in &picked {
+                let token = LeaseToken::fresh();
+                index.leases.insert(*id, (token, until));
+                index.lease_ends.insert((until, *id));
+            }
+            picked
+        };
+        let mut claimed = Vec::with_capacity(picked.len());
+        for id in picked {
+            let token = self.index().leases.get(&id).map(|l| l.0);
+            match (self.read(id)?, token) {
+                (Some(entry), Some(token)) => claimed.push(Claimed { entry, token }),
+                _ => self.forget(id),
+            }
         }
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| self.io("claim", e))?;
         Ok(claimed)
     }
 
+    /// Drops an id whose entry is gone from the index.
+    fn forget(&self, id: u64) {
+        let mut index = self.index();
+        if let Some((_, until)) = index.leases.remove(&id) {
+            index.lease_ends.remove(&(until, id));
+        }
+        index.created.remove(&id);
+    }
+
     pub(super) fn settle(&self, settles: &[Settle]) -> Result<SettleReport, OutboxError> {
-        let _guard = self.guard();
-        let mut batch = sled::Batch::default();
         let mut report = SettleReport::default();
-        let mut removed = 0;
-        // A settle repeated within one batch must see the first one's effect.
-        let mut seen = std::collections::HashSet::new();
-        for settle in settles {
-            let id = settle.id.0;
-            let stored = if seen.contains(&id) {
-                None
-            } else {
-                self.read(id)?
-            };
-            let Some(mut stored) = stored.filter(|s| s.token() == Some(settle.token)) else {
-                report.fenced += 1;
-                continue;
-            };
-            seen.insert(id);
-            if let Some(lease) = &stored.lease {
-                batch.remove(&keys::timed(LEASED, lease.until_ms, id));
+        let mut batch = sled::Batch::default();
+        let mut applied = Vec::new();
+        {
+            let mut index = self.index();
+            for settle in settles {
+                let id = settle.id.0;
+                match index.leases.get(&id) {
+                    Some((token, until)) if *token == settle.token => {
+                        let until = *until;
+                        index.leases.remove(&id);
+                        index.lease_ends.remove(&(until, id));
+                        applied.push(*settle);
+                    }
+                    _ => report.fenced += 1,
+                }
             }
-            stored.lease = None;
-            match settle.how {
+        }
+        let mut due_again = Vec::new();
+        for settle in &applied {
+            let id = settle.id.0;
+            let (attempts, not_before) = match settle.how {
                 Settlement::Delivered | Settlement::Failed => {
                     batch.remove(&keys::entry(id));
-                    removed += 1;
+                    continue;
                 }
-                Settlement::RetryAt {
-                    attempts,
-                    not_before_ms,
-                } => {
-                    stored.entry.attempts = attempts;
-                    stored.entry.not_before_ms = not_before_ms;
-                    batch.insert(&keys::timed(DUE, not_before_ms, id), &[]);
-                    batch.insert(&keys::entry(id), codec::encode(&stored));
-                }
-                Settlement::Release { attempts } => {
-                    stored.entry.attempts = attempts;
-                    batch.insert(&keys::timed(DUE, stored.entry.not_before_ms, id), &[]);
-                    batch.insert(&keys::entry(id), codec::encode(&stored));
-                }
+                Settlement::RetryAt { attempts, not_before_ms } => (attempts, Some(not_before_ms)),
+                Settlement::Release { attempts } => (attempts, None),
+            };
+            let Some(mut entry) = self.read(id)? else { continue };
+            entry.attempts = attempts;
+            if let Some(at) = not_before {
+                entry.not_before_ms = at;
             }
-            report.applied += 1;
+            due_again.push((entry.not_before_ms, id));
+            batch.insert(&keys::entry(id), codec::encode(&entry));
         }
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| self.io("settle", e))?;
-        self.count.fetch_sub(removed, Ordering::AcqRel);
+        self.tree.apply_batch(batch).map_err(|e| self.io("settle", e))?;
+        let mut index = self.index();
+        for settle in &applied {
+            if matches!(settle.how, Settlement::Delivered | Settlement::Failed) {
+                index.created.remove(&settle.id.0);
+            }
+        }
+        index.due.extend(due_again);
+        report.applied = applied.len() as u64;
         Ok(report)
     }
 
-    pub(super) fn next_due(&self) -> Result<Option<u64>, OutboxError> {
-        let first = |kind: u8| -> Result<Option<u64>, OutboxError> {
-            match self.tree.scan_prefix([kind]).next() {
-                Some(item) => {
-                    let (key, _) = item.map_err(|e| self.io("next_due", e))?;
-                    Ok(keys::parse_timed(&key).map(|(at, _)| at))
-                }
-                None => Ok(None),
-            }
-        };
-        Ok(match (first(DUE)?, first(LEASED)?) {
+    pub(super) fn next_due(&self) -> Option<u64> {
+        let index = self.index();
+        let due = index.due.first().map(|k| k.0);
+        let lease = index.lease_ends.first().map(|k| k.0);
+        match (due, lease) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        })
+        }
     }
 
-    pub(super) fn pending(&self) -> Result<PendingStats, OutboxError> {
-        let oldest = match self.tree.scan_prefix([ENTRY]).next() {
-            Some(item) => {
-                let (key, value) = item.map_err(|e| self.io("pending", e))?;
-                let id = keys::parse_entry(&key).unwrap_or_default();
-                codec::decode(id, &value).ok().map(|s| s.entry.created_ms)
-            }
-            None => None,
-        };
-        Ok(PendingStats {
-            count: self.count(),
-            oldest_created_ms: oldest,
-        })
+    pub(super) fn pending(&self) -> PendingStats {
+        let index = self.index();
+        PendingStats {
+            count: index.created.len() as u64,
+            oldest_created_ms: index.created.values().min().copied(),
+        }
+    }
+}
+
+fn io(location: &str, operation: &'static str, detail: impl ToString) -> OutboxError {
+    OutboxError::Io {
+        location: location.to_owned(),
+        operation,
+        detail: detail.to_string(),
     }
 }

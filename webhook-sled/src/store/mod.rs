@@ -111,6 +111,7 @@ impl SledFailureStore {
         let location = path.display().to_string();
         let db = sled::Config::new()
             .path(path)
+            .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| error::open(&location, e))?;
         let tree = db
