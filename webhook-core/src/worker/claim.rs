@@ -220,14 +220,13 @@ pub(crate) async fn settle_loop(engine: Arc<Engine>, mut rx: mpsc::UnboundedRece
     };
     while let Some(first) = rx.recv().await {
         let (mut batch, mut flushes) = (Vec::new(), Vec::new());
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                SettleMsg::Settle(s) => batch.push(s),
-                SettleMsg::Flush(done) => flushes.push(done),
-            }
-            if batch.len() < SETTLE_BATCH {
-                next = rx.try_recv().ok();
+        take(first, &mut rx, &mut batch, &mut flushes);
+        // Deliveries finish one by one: wait a moment for more, so one outbox call (one
+        // hand-off to another thread) serves many of them.
+        if flushes.is_empty() && batch.len() < SETTLE_BATCH / 16 {
+            tokio::time::sleep(SETTLE_LINGER).await;
+            if let Ok(more) = rx.try_recv() {
+                take(more, &mut rx, &mut batch, &mut flushes);
             }
         }
         if !batch.is_empty() {
@@ -235,6 +234,28 @@ pub(crate) async fn settle_loop(engine: Arc<Engine>, mut rx: mpsc::UnboundedRece
         }
         for done in flushes {
             let _ = done.send(());
+        }
+    }
+}
+
+/// How long the settler waits for more settlements when it has few.
+const SETTLE_LINGER: Duration = Duration::from_millis(1);
+
+/// Adds `first` and whatever else is waiting (up to a batch) to `batch` and `flushes`.
+fn take(
+    first: SettleMsg,
+    rx: &mut mpsc::UnboundedReceiver<SettleMsg>,
+    batch: &mut Vec<Settle>,
+    flushes: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+) {
+    let mut next = Some(first);
+    while let Some(msg) = next.take() {
+        match msg {
+            SettleMsg::Settle(s) => batch.push(s),
+            SettleMsg::Flush(done) => flushes.push(done),
+        }
+        if batch.len() < SETTLE_BATCH {
+            next = rx.try_recv().ok();
         }
     }
 }

@@ -228,7 +228,8 @@ impl State {
         let index = self.index();
         PendingStats {
             count: index.created.len() as u64,
-            oldest_created_ms: index.created.values().min().copied(),
+            // Ids grow with appends, and so do creation times.
+            oldest_created_ms: index.created.first_key_value().map(|(_, c)| *c),
         }
     }
 }
