@@ -62,11 +62,11 @@ async fn wait_for_room(engine: &Engine, part: &OutboxPart, incoming: u64) {
 
 async fn commit(engine: &Engine, part: &OutboxPart, batch: Vec<QueuedEvent>) {
     let now_ms = crate::time::unix_millis(engine.clock.now());
-    let entries: Vec<NewEntry> = batch.iter().map(|e| new_entry(e, now_ms)).collect();
     let n = batch.len() as u64;
     let mut last_error = String::new();
     for attempt in 1..=APPEND_TRIES {
-        let append = part.outbox.append(&part.owner, entries.clone());
+        let entries: Vec<NewEntry> = batch.iter().map(|e| new_entry(e, now_ms)).collect();
+        let append = part.outbox.append(&part.owner, entries);
         match tokio::time::timeout(engine.plugs.store_timeout, append).await {
             Ok(Ok(())) => {
                 engine.ledger.stored(n);
