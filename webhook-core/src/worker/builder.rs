@@ -201,6 +201,8 @@ impl NotifierBuilder {
                     appended: tokio::sync::Notify::new(),
                     settles,
                     settles_rx: std::sync::Mutex::new(Some(rx)),
+                    ready: std::sync::Mutex::default(),
+                    low: tokio::sync::Notify::new(),
                 }
             }),
             config,

@@ -9,13 +9,13 @@ use super::settle::{self, Failure};
 use crate::accounting::Activity;
 use crate::event::WebhookMessage;
 use crate::outbox::{Claimed, EntryId, LeaseToken, Settle, Settlement};
-use std::collections::VecDeque;
-use tokio::sync::mpsc;
 use crate::queue::{Durable, QueuedEvent};
 use crate::retry::StatusClass;
 use crate::store::FailureKind;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 /// The longest an idle claimer sleeps before it looks again (a slow poll, in case an
 /// append it was not told of, or a lapsed lease, made something due).
@@ -23,58 +23,73 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// Claims and starts deliveries while the worker runs.
 ///
-/// Entries are claimed ahead, up to twice `max_concurrency`, and started as delivery
-/// slots free up. A claimed entry that waited so long that its lease could run out
-/// during its attempt is not started (it runs out and is claimed again), so an attempt
-/// always ends inside its lease.
+/// Entries are claimed ahead, up to twice `max_concurrency`, into the part's ready
+/// buffer. Each delivery slot runs a lane: it delivers one entry, then takes the next
+/// from the buffer while there is one (no hand-off back to this loop per event), and the
+/// lanes wake this loop when the buffer runs low. A claimed entry that waited so long
+/// that its lease could run out during its attempt is not started (it runs out and is
+/// claimed again), so an attempt always ends inside its lease.
 pub(crate) async fn claim_loop(engine: Arc<Engine>) {
     let Some(part) = engine.outbox.as_ref() else {
         return;
     };
     let mut phase = engine.lifecycle.subscribe();
-    let mut ready: VecDeque<(Claimed, tokio::time::Instant)> = VecDeque::new();
     let max = engine.config.max_concurrency;
     // Whether the last claim was full (more may be due): then claim ahead while the
     // claimed ones are delivered, so the slots never wait for a claim.
     let mut more_due = true;
     while engine.lifecycle.is_running() {
-        if ready.is_empty() || (more_due && ready.len() < max) {
-            let room = 2 * max - ready.len();
-            more_due = claim_more(&engine, part, &mut ready, room).await;
-            if ready.is_empty() {
+        let held = part.ready_len();
+        if held == 0 || (more_due && held < max) {
+            let mut fresh = VecDeque::new();
+            more_due = claim_more(&engine, part, &mut fresh, 2 * max - held).await;
+            part.push_ready(fresh);
+            if part.ready_len() == 0 {
                 tokio::select! {
                     () = wait_until_due(&engine, part) => {}
                     _ = phase.changed() => {}
                 }
+                continue;
             }
-            continue;
         }
         let permit = tokio::select! {
             p = engine.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = part.low.notified() => continue,
             _ = phase.changed() => continue,
         };
-        let Some((claimed, at)) = ready.pop_front() else {
-            continue;
-        };
-        if !fits_in_lease(&engine, part, at) {
-            continue;
+        if let Some(first) = part.pop_ready(&engine) {
+            tokio::spawn(lane(engine.clone(), first, permit));
         }
-        let recovered = u64::from(claimed.entry.origin != part.owner);
-        engine.ledger.claim(1, recovered);
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            let abort = engine.lifecycle.abort_slot();
-            deliver_claimed(&engine, claimed, &abort).await;
-            drop(permit);
-        });
     }
     // Claimed but never started: give them back at once rather than let them lapse.
-    for (claimed, _) in ready {
+    for claimed in part.take_ready() {
         let release = Settlement::Release {
             attempts: claimed.entry.attempts,
         };
         send_settle(part, claimed.entry.id, claimed.token, release);
     }
+}
+
+/// One delivery slot: delivers `claimed`, then the next ready entries while the worker
+/// runs.
+async fn lane(engine: Arc<Engine>, mut claimed: Claimed, permit: OwnedSemaphorePermit) {
+    let Some(part) = engine.outbox.as_ref() else {
+        return;
+    };
+    let abort = engine.lifecycle.abort_slot();
+    loop {
+        let recovered = u64::from(claimed.entry.origin != part.owner);
+        engine.ledger.claim(1, recovered);
+        deliver_claimed(&engine, claimed, &abort).await;
+        if !engine.lifecycle.is_running() {
+            break;
+        }
+        match part.pop_ready(&engine) {
+            Some(next) => claimed = next,
+            None => break,
+        }
+    }
+    drop(permit);
 }
 
 /// Claims up to `max` due entries into `ready`; whether it got all `max`.
@@ -85,7 +100,11 @@ async fn claim_more(
     max: usize,
 ) -> bool {
     let now_ms = crate::time::unix_millis(engine.clock.now());
-    match part.outbox.claim(&part.owner, now_ms, part.settings.lease, max).await {
+    match part
+        .outbox
+        .claim(&part.owner, now_ms, part.settings.lease, max)
+        .await
+    {
         Ok(claimed) => {
             let full = claimed.len() == max;
             let at = tokio::time::Instant::now();
@@ -100,7 +119,7 @@ async fn claim_more(
 }
 
 /// Whether an entry claimed at `at` still has a whole attempt (and its margin) of lease.
-fn fits_in_lease(engine: &Engine, part: &OutboxPart, at: tokio::time::Instant) -> bool {
+pub(crate) fn fits_in_lease(engine: &Engine, part: &OutboxPart, at: tokio::time::Instant) -> bool {
     let needed = engine.requests.timeout() + crate::config::MIN_LEASE_MARGIN;
     at.elapsed() + needed <= part.settings.lease
 }
@@ -205,7 +224,9 @@ pub(crate) async fn settle_outbox(engine: &Engine, claim: ClaimRef, how: Settlem
 }
 
 fn send_settle(part: &OutboxPart, id: EntryId, token: LeaseToken, how: Settlement) {
-    let _ = part.settles.send(SettleMsg::Settle(Settle { id, token, how }));
+    let _ = part
+        .settles
+        .send(SettleMsg::Settle(Settle { id, token, how }));
 }
 
 /// Most settlements applied in one outbox call.

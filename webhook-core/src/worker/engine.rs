@@ -6,12 +6,13 @@ use super::request::RequestFactory;
 use crate::accounting::{Activity, Ledger};
 use crate::config::OutboxSettings;
 use crate::config::ResolvedWebhookConfig;
-use crate::outbox::{Outbox, OutboxError, OwnerId};
+use crate::outbox::{Claimed, Outbox, OutboxError, OwnerId};
 use crate::queue::{BoundedQueue, PushResult, QueuedEvent};
 use crate::redact::Redactor;
 use crate::retry::{JitterSource, RetrySchedule};
 use crate::store::FailureStore;
 use crate::transport::Transport;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -50,6 +51,10 @@ pub(crate) struct OutboxPart {
     pub(crate) settles: mpsc::UnboundedSender<SettleMsg>,
     /// The settler's end, taken when the worker starts.
     pub(crate) settles_rx: Mutex<Option<mpsc::UnboundedReceiver<SettleMsg>>>,
+    /// Entries claimed and not yet started, with when they were claimed.
+    pub(crate) ready: Mutex<VecDeque<(Claimed, tokio::time::Instant)>>,
+    /// Woken when the ready buffer runs low.
+    pub(crate) low: Notify,
 }
 
 /// What the settler is told.
@@ -62,6 +67,45 @@ pub(crate) enum SettleMsg {
 }
 
 impl OutboxPart {
+    pub(crate) fn ready_len(&self) -> usize {
+        self.ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub(crate) fn push_ready(&self, fresh: VecDeque<(Claimed, tokio::time::Instant)>) {
+        self.ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(fresh);
+    }
+
+    /// The next ready entry that still fits in its lease (the others are left to run
+    /// out); wakes the claimer when fewer than `max_concurrency` are left.
+    pub(crate) fn pop_ready(&self, engine: &Engine) -> Option<Claimed> {
+        let mut ready = self.ready.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = loop {
+            match ready.pop_front() {
+                Some((claimed, at)) if super::claim::fits_in_lease(engine, self, at) => {
+                    break Some(claimed);
+                }
+                Some(_) => {}
+                None => break None,
+            }
+        };
+        if ready.len() < engine.config.max_concurrency {
+            self.low.notify_one();
+        }
+        next
+    }
+
+    /// Empties the ready buffer.
+    pub(crate) fn take_ready(&self) -> Vec<Claimed> {
+        let mut ready = self.ready.lock().unwrap_or_else(PoisonError::into_inner);
+        ready.drain(..).map(|(c, _)| c).collect()
+    }
+
     /// Logs and counts a failed outbox call (the caller retries or gives up).
     pub(crate) fn error(&self, engine: &Engine, operation: &str, error: &OutboxError) {
         engine.ledger.note(crate::accounting::Activity::OutboxError);

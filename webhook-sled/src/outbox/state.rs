@@ -39,11 +39,17 @@ struct Index {
 }
 
 impl State {
-    pub(super) fn open(db: sled::Db, tree: sled::Tree, location: String) -> Result<Self, OutboxError> {
+    pub(super) fn open(
+        db: sled::Db,
+        tree: sled::Tree,
+        location: String,
+    ) -> Result<Self, OutboxError> {
         let mut index = Index::default();
         for item in tree.scan_prefix([ENTRY]) {
             let (key, value) = item.map_err(|e| io(&location, "open", e))?;
-            let Some(id) = keys::parse_entry(&key) else { continue };
+            let Some(id) = keys::parse_entry(&key) else {
+                continue;
+            };
             match codec::decode(id, &value) {
                 Ok(entry) => {
                     index.due.insert((entry.not_before_ms, id));
@@ -80,11 +86,18 @@ impl State {
     }
 
     pub(super) fn flush(&self, operation: &'static str) -> Result<(), OutboxError> {
-        self.tree.flush().map(|_| ()).map_err(|e| self.io(operation, e))
+        self.tree
+            .flush()
+            .map(|_| ())
+            .map_err(|e| self.io(operation, e))
     }
 
     fn read(&self, id: u64) -> Result<Option<OutboxEntry>, OutboxError> {
-        let Some(bytes) = self.tree.get(keys::entry(id)).map_err(|e| self.io("read", e))? else {
+        let Some(bytes) = self
+            .tree
+            .get(keys::entry(id))
+            .map_err(|e| self.io("read", e))?
+        else {
             return Ok(None);
         };
         codec::decode(id, &bytes)
@@ -93,7 +106,11 @@ impl State {
     }
 
     /// Writes all of `entries` in one batch and flushes, then indexes them.
-    pub(super) fn append(&self, owner: &OwnerId, entries: Vec<NewEntry>) -> Result<(), OutboxError> {
+    pub(super) fn append(
+        &self,
+        owner: &OwnerId,
+        entries: Vec<NewEntry>,
+    ) -> Result<(), OutboxError> {
         let mut batch = sled::Batch::default();
         let mut indexed = Vec::with_capacity(entries.len());
         for new in entries {
@@ -102,7 +119,9 @@ impl State {
             indexed.push((id, entry.not_before_ms, entry.created_ms));
             batch.insert(&keys::entry(id), codec::encode(&entry));
         }
-        self.tree.apply_batch(batch).map_err(|e| self.io("append", e))?;
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| self.io("append", e))?;
         self.flush("append (flush)")?;
         let mut index = self.index();
         for (id, not_before, created) in indexed {
@@ -121,7 +140,12 @@ impl State {
         let until = now_ms.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
         let picked = {
             let mut index = self.index();
-            let due: Vec<(u64, u64)> = index.due.range(..(now_ms.saturating_add(1), 0)).take(max).copied().collect();
+            let due: Vec<(u64, u64)> = index
+                .due
+                .range(..(now_ms.saturating_add(1), 0))
+                .take(max)
+                .copied()
+                .collect();
             let lapsed: Vec<(u64, u64)> = index
                 .lease_ends
                 .range(..(now_ms.saturating_add(1), 0))
@@ -191,10 +215,15 @@ impl State {
                     batch.remove(&keys::entry(id));
                     continue;
                 }
-                Settlement::RetryAt { attempts, not_before_ms } => (attempts, Some(not_before_ms)),
+                Settlement::RetryAt {
+                    attempts,
+                    not_before_ms,
+                } => (attempts, Some(not_before_ms)),
                 Settlement::Release { attempts } => (attempts, None),
             };
-            let Some(mut entry) = self.read(id)? else { continue };
+            let Some(mut entry) = self.read(id)? else {
+                continue;
+            };
             entry.attempts = attempts;
             if let Some(at) = not_before {
                 entry.not_before_ms = at;
@@ -202,7 +231,9 @@ impl State {
             due_again.push((entry.not_before_ms, id));
             batch.insert(&keys::entry(id), codec::encode(&entry));
         }
-        self.tree.apply_batch(batch).map_err(|e| self.io("settle", e))?;
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| self.io("settle", e))?;
         let mut index = self.index();
         for settle in &applied {
             if matches!(settle.how, Settlement::Delivered | Settlement::Failed) {
