@@ -148,32 +148,13 @@ async fn wait_until_due(engine: &Engine, part: &OutboxPart) {
 
 /// One attempt of a claimed entry, then its settlement.
 async fn deliver_claimed(engine: &Engine, claimed: Claimed, abort: &AbortSlot) {
-    let Claimed { entry, token } = claimed;
-    let claim = ClaimRef {
-        id: entry.id,
-        token,
-        created_ms: entry.created_ms,
+    let (claim, attempts) = (claim_ref(&claimed), claimed.entry.attempts);
+    let Some(event) = event_of(engine, claimed).await else {
+        return;
     };
-    let message =
-        WebhookMessage::from_stored(entry.webhook_id, &entry.event, entry.task_id, entry.body);
-    let mut event = match message {
-        Ok(message) => QueuedEvent::new(message),
-        Err(e) => {
-            tracing::error!(entry = %entry.id, error = %e, "outbox entry cannot be sent: removing it");
-            settle_outbox(engine, claim, Settlement::Failed).await;
-            engine.ledger.failed(FailureKind::Permanent);
-            return;
-        }
-    };
-    event.replay_of = entry.replay_of;
-    event.prior_attempts = entry.attempts;
-    event.durable = Some(Box::new(Durable {
-        confirm: None,
-        claim: Some(claim),
-    }));
-    let made = entry.attempts + 1;
+    let made = attempts + 1;
     engine.ledger.note(Activity::Attempt);
-    if entry.attempts > 0 {
+    if attempts > 0 {
         engine.ledger.note(Activity::Retry);
     }
     let Some(destination) = engine.requests.destination().cloned() else {
@@ -213,6 +194,39 @@ async fn deliver_claimed(engine: &Engine, claimed: Claimed, abort: &AbortSlot) {
         attempts: made,
     };
     settle::failed(engine, &event, failure).await;
+}
+
+fn claim_ref(claimed: &Claimed) -> ClaimRef {
+    ClaimRef {
+        id: claimed.entry.id,
+        token: claimed.token,
+        created_ms: claimed.entry.created_ms,
+    }
+}
+
+/// The event to deliver for a claimed entry; `None` (the entry removed, counted as a
+/// permanent failure) if it cannot be made into a message.
+async fn event_of(engine: &Engine, claimed: Claimed) -> Option<QueuedEvent> {
+    let claim = claim_ref(&claimed);
+    let entry = claimed.entry;
+    let message =
+        WebhookMessage::from_stored(entry.webhook_id, &entry.event, entry.task_id, entry.body);
+    let mut event = match message {
+        Ok(message) => QueuedEvent::new(message),
+        Err(e) => {
+            tracing::error!(entry = %entry.id, error = %e, "outbox entry cannot be sent: removing it");
+            settle_outbox(engine, claim, Settlement::Failed).await;
+            engine.ledger.failed(FailureKind::Permanent);
+            return None;
+        }
+    };
+    event.replay_of = entry.replay_of;
+    event.prior_attempts = entry.attempts;
+    event.durable = Some(Box::new(Durable {
+        confirm: None,
+        claim: Some(claim),
+    }));
+    Some(event)
 }
 
 /// Tells the outbox what became of a claim: the settler applies it with others in one
