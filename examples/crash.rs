@@ -32,7 +32,7 @@ fn main() {
     let exe =
         std::env::current_exe().unwrap_or_else(|e| usage(&format!("no executable path: {e}")));
     let tally = crash_support::run(&exe, &[], kills, dir.path());
-    eprintln!("kills={} (outbox in {})", tally.kills, dir.path().display());
+    eprintln!("kills={}", tally.kills);
     println!("{}", tally.line());
     if tally.lost > 0 {
         std::process::exit(1);
