@@ -9,7 +9,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use webhook_core::outbox::{NewEntry, Outbox, OwnerId, Settle, Settlement};
+use webhook_core::outbox::{NewEntry, Outbox, OwnerId, Settlement};
 use webhook_core::transport::Bytes;
 use webhook_sled::SledFailureStore;
 
@@ -53,7 +53,11 @@ fn outbox(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("batch", batch), &batch, |b, &batch| {
             b.iter_batched(
                 || entries(batch),
-                |new| runtime.block_on(outbox.append(&owner, new)).expect("append"),
+                |new| {
+                    runtime
+                        .block_on(outbox.append(&owner, new))
+                        .expect("append")
+                },
                 criterion::BatchSize::SmallInput,
             );
         });
@@ -65,7 +69,11 @@ fn outbox(c: &mut Criterion) {
     group.throughput(Throughput::Elements(16));
     group.bench_function("16_delivered", |b| {
         b.iter_batched(
-            || runtime.block_on(outbox.append(&owner, entries(16))).expect("append"),
+            || {
+                runtime
+                    .block_on(outbox.append(&owner, entries(16)))
+                    .expect("append")
+            },
             |()| {
                 runtime.block_on(async {
                     let claimed = outbox
@@ -74,11 +82,7 @@ fn outbox(c: &mut Criterion) {
                         .expect("claim");
                     let settles = claimed
                         .iter()
-                        .map(|c| Settle {
-                            id: c.entry.id,
-                            token: c.token,
-                            how: Settlement::Delivered,
-                        })
+                        .map(|c| c.settle(Settlement::Delivered))
                         .collect();
                     outbox.settle(settles).await.expect("settle");
                 });

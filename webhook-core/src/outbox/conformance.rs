@@ -46,11 +46,7 @@ async fn drain(outbox: &dyn Outbox, owner: &OwnerId) {
         .expect("claim");
     let settles = claimed
         .into_iter()
-        .map(|c| Settle {
-            id: c.entry.id,
-            token: c.token,
-            how: Settlement::Delivered,
-        })
+        .map(|c| c.settle(Settlement::Delivered))
         .collect();
     outbox.settle(settles).await.expect("settle");
     let left = outbox.pending().await.expect("pending");
@@ -138,11 +134,7 @@ pub async fn a_lease_excludes_others_until_it_runs_out(outbox: &dyn Outbox) {
         after[0].token, first[0].token,
         "each claim has its own token"
     );
-    let stale = Settle {
-        id: first[0].entry.id,
-        token: first[0].token,
-        how: Settlement::Delivered,
-    };
+    let stale = first[0].settle(Settlement::Delivered);
     let report = outbox.settle(vec![stale]).await.expect("settle");
     assert_eq!(
         (report.applied, report.fenced),
@@ -168,16 +160,8 @@ pub async fn settles_are_fenced_and_idempotent(outbox: &dyn Outbox) {
         .claim(&owner, BASE_MS, LEASE, 10)
         .await
         .expect("claim");
-    let done = Settle {
-        id: got[0].entry.id,
-        token: got[0].token,
-        how: Settlement::Delivered,
-    };
-    let failed = Settle {
-        id: got[1].entry.id,
-        token: got[1].token,
-        how: Settlement::Failed,
-    };
+    let done = got[0].settle(Settlement::Delivered);
+    let failed = got[1].settle(Settlement::Failed);
     let report = outbox.settle(vec![done, failed]).await.expect("settle");
     assert_eq!((report.applied, report.fenced), (2, 0));
     let again = outbox.settle(vec![done, failed]).await.expect("settle");

@@ -135,6 +135,17 @@ pub struct Claimed {
     pub token: LeaseToken,
 }
 
+impl Claimed {
+    /// The settlement of this claim: `how`, with this claim's entry and token.
+    pub fn settle(&self, how: Settlement) -> Settle {
+        Settle {
+            id: self.entry.id,
+            token: self.token,
+            how,
+        }
+    }
+}
+
 /// What became of a claimed entry after an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settlement {
