@@ -48,6 +48,10 @@ pub(crate) enum Activity {
     ReplayResolved,
     /// A failure-store write failed.
     StoreError,
+    /// A report for the observer was lost: its buffer was full (it fell behind).
+    ObserverMissed,
+    /// The observer panicked on a report (caught).
+    ObserverPanic,
 }
 
 /// The live counters, and the only code that changes them.
@@ -61,7 +65,7 @@ pub(crate) struct Ledger {
     evicted: AtomicU64,
     failed: [AtomicU64; 4],
     refused: [AtomicU64; 7],
-    activity: [AtomicU64; 5],
+    activity: [AtomicU64; 7],
     /// Woken when the engine may have become idle (see [`Ledger::leave_in_flight`]).
     idle: Notify,
 }
@@ -232,6 +236,8 @@ impl Ledger {
             replays_enqueued: a(Activity::ReplayEnqueued),
             replays_resolved: a(Activity::ReplayResolved),
             store_errors: a(Activity::StoreError),
+            observer_missed: a(Activity::ObserverMissed),
+            observer_panics: a(Activity::ObserverPanic),
         }
     }
 
@@ -293,8 +299,11 @@ mod tests {
         ledger.refuse(Refusal::QueueFull);
         ledger.refuse(Refusal::Filtered);
         ledger.note(Activity::Attempt);
+        ledger.note(Activity::ObserverMissed);
+        ledger.note(Activity::ObserverPanic);
         let s = ledger.snapshot();
         assert_eq!((s.dropped_total, s.filtered, s.attempts), (1, 1, 1));
+        assert_eq!((s.observer_missed, s.observer_panics), (1, 1));
         assert_eq!(s.accepted, 0);
         assert!(s.balances() && s.is_idle());
     }

@@ -88,6 +88,12 @@ pub struct DeliveryStats {
     pub replays_resolved: u64,
     /// Store writes that failed (their events are counted in `failed` all the same).
     pub store_errors: u64,
+    /// Reports an observer never got because it fell behind (its buffer was full).
+    #[serde(default)]
+    pub observer_missed: u64,
+    /// Reports on which the observer panicked (caught; delivery went on).
+    #[serde(default)]
+    pub observer_panics: u64,
 }
 
 impl DeliveryStats {

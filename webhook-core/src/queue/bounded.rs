@@ -244,6 +244,11 @@ impl BoundedQueue {
         Some(event)
     }
 
+    /// When the oldest queued event was offered (one short look at the front).
+    pub(crate) fn oldest_enqueued(&self) -> Option<Instant> {
+        self.lock().items.front().map(|e| e.enqueued_at)
+    }
+
     /// Waits until an event may be available.
     pub(crate) async fn ready(&self) {
         self.items_ready.notified().await;

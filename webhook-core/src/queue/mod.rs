@@ -9,6 +9,7 @@ pub use policy::{FullQueue, FullQueueAction, QueuePolicy, WebhookQueuePolicy};
 
 use crate::event::{WebhookId, WebhookMessage};
 use crate::store::RecordId;
+use std::time::Instant;
 
 /// An event waiting in the queue (what a [`QueuePolicy`] sees).
 #[derive(Debug)]
@@ -16,6 +17,8 @@ pub struct QueuedEvent {
     pub(crate) message: WebhookMessage,
     pub(crate) replay_of: Option<RecordId>,
     pub(crate) prior_attempts: u32,
+    /// When it was offered to the queue (for the oldest pending age).
+    pub(crate) enqueued_at: Instant,
 }
 
 impl QueuedEvent {
@@ -24,6 +27,16 @@ impl QueuedEvent {
             message,
             replay_of: None,
             prior_attempts: 0,
+            enqueued_at: Instant::now(),
+        }
+    }
+
+    /// A replay of record `record`, which has made `prior_attempts` attempts so far.
+    pub(crate) fn replay(message: WebhookMessage, record: RecordId, prior_attempts: u32) -> Self {
+        Self {
+            replay_of: Some(record),
+            prior_attempts,
+            ..Self::new(message)
         }
     }
 

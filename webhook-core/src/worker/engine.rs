@@ -5,6 +5,7 @@ use super::lifecycle::Lifecycle;
 use super::request::RequestFactory;
 use crate::accounting::{Activity, Ledger};
 use crate::config::ResolvedWebhookConfig;
+use crate::observe::{Figures, Hub};
 use crate::queue::{BoundedQueue, PushResult, QueuedEvent};
 use crate::redact::Redactor;
 use crate::retry::{JitterSource, RetrySchedule};
@@ -32,6 +33,8 @@ pub(crate) struct Engine {
     pub(crate) lifecycle: Lifecycle,
     pub(crate) redactor: Redactor,
     pub(crate) clock: WallClock,
+    /// The observer's hand-off, the attempt spans and the metrics.
+    pub(crate) observe: Hub,
 }
 
 /// The transport and the store, with what the worker learned about them once.
@@ -77,6 +80,22 @@ impl Retries {
 }
 
 impl Engine {
+    /// What is pending now and how old the oldest is (the gauges' figures).
+    ///
+    /// The one place these figures are computed: a durable outbox adds its own pending
+    /// count and oldest age here (the older of the two ages is reported).
+    pub(crate) fn figures(&self) -> Figures {
+        let stats = self.ledger.snapshot();
+        let oldest = self.queue.oldest_enqueued().map(|t| t.elapsed());
+        Figures::new(
+            stats.queued,
+            stats.in_flight,
+            stats.waiting_retries,
+            None,
+            oldest,
+        )
+    }
+
     /// Offers a replayed event without evicting anything.
     pub(crate) fn push_replay(&self, event: QueuedEvent) -> bool {
         let ok = self.queue.push_if_room(event) == PushResult::Accepted;

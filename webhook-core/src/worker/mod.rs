@@ -34,7 +34,7 @@ mod settle;
 mod waiting;
 
 pub use crate::accounting::{DeliveryStats, DroppedCounts, FailedCounts};
-pub use builder::{DEFAULT_STORE_TIMEOUT, NotifierBuilder, StartError};
+pub use builder::{DEFAULT_OBSERVER_BUFFER, DEFAULT_STORE_TIMEOUT, NotifierBuilder, StartError};
 pub use notifier::Notifier;
 pub use outcome::{DropReason, EnqueueOutcome};
 pub use report::ShutdownReport;

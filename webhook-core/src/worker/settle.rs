@@ -42,10 +42,11 @@ type StoreWrite<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 /// Counts `event` delivered (marking its record resolved if it was a replay).
 pub(crate) async fn delivered(engine: &Engine, event: &QueuedEvent) {
     if let Some(record) = &event.replay_of {
-        let resolve: StoreWrite<'_> = Box::pin(resolve_replayed(engine, record));
+        let resolve: StoreWrite<'_> = Box::pin(resolve_replayed(engine, event, record));
         resolve.await;
     }
     engine.ledger.delivered();
+    engine.observe.delivered(event);
 }
 
 /// Records a final failure (or updates the replayed record), then counts it.
@@ -57,22 +58,27 @@ pub(crate) fn failed<'a>(
     Box::pin(record_failure(engine, event, failure))
 }
 
-async fn resolve_replayed(engine: &Engine, record: &RecordId) {
+async fn resolve_replayed(engine: &Engine, event: &QueuedEvent, record: &RecordId) {
     let update = RecordUpdate::Resolved {
         at: crate::time::rfc3339(engine.clock.now()),
     };
     let store = &engine.plugs.store;
     match tokio::time::timeout(engine.plugs.store_timeout, store.update(record, &update)).await {
-        Ok(Ok(_)) => engine.ledger.note(Activity::ReplayResolved),
-        Ok(Err(e)) => store_error(engine, Some(record), &e.to_string()),
-        Err(_) => store_error(engine, Some(record), "timed out"),
+        Ok(Ok(_)) => {
+            engine.ledger.note(Activity::ReplayResolved);
+            engine.observe.recovered(record, event);
+        }
+        Ok(Err(e)) => drop(store_error(engine, Some(record), &e.to_string())),
+        Err(_) => drop(store_error(engine, Some(record), "timed out")),
     }
 }
 
-fn store_error(engine: &Engine, id: Option<&RecordId>, detail: &str) {
+/// Counts and logs a failed store write; `None`: no record to report.
+fn store_error(engine: &Engine, id: Option<&RecordId>, detail: &str) -> Option<RecordId> {
     engine.ledger.note(Activity::StoreError);
     let record = id.map_or("(not yet written)", RecordId::as_str);
     tracing::error!(record, error = %engine.redactor.scrub(detail), "failure store write failed");
+    None
 }
 
 async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) {
@@ -95,12 +101,13 @@ async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) 
             }
         }
     };
-    match tokio::time::timeout(engine.plugs.store_timeout, write).await {
-        Ok((_, Ok(()))) => {}
+    let recorded = match tokio::time::timeout(engine.plugs.store_timeout, write).await {
+        Ok((id, Ok(()))) => Some(id),
         Ok((id, Err(e))) => store_error(engine, Some(&id), &e.to_string()),
         Err(_) => store_error(engine, None, "timed out"),
-    }
+    };
     engine.ledger.failed(kind);
+    engine.observe.failed(event, kind, recorded);
 }
 
 /// The update of a replayed record that failed again (`failure.error` is redacted).
