@@ -5,6 +5,7 @@
 
 mod args;
 mod listen;
+mod live;
 mod progress;
 mod replay;
 mod send;

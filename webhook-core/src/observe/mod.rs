@@ -18,6 +18,7 @@
 mod hub;
 #[cfg(feature = "metrics")]
 mod instruments;
+pub mod names;
 mod report;
 
 pub(crate) use hub::{DEFAULT_OBSERVER_BUFFER, Hub, HubOptions};
@@ -25,9 +26,6 @@ pub use report::{
     AttemptReport, AttemptResult, DeliveredReport, DroppedReport, DroppedWhy, FailedReport,
     Figures, ObserverEvent, RecoveredReport,
 };
-
-#[cfg(feature = "metrics")]
-pub use instruments::names;
 
 /// Told what the worker does: attempts, final outcomes, refusals, recoveries.
 ///
