@@ -16,6 +16,7 @@ use crate::config::Destination;
 use crate::queue::QueuedEvent;
 use crate::retry::StatusClass;
 use crate::store::{FailureKind, RecordId};
+use crate::worker::Verdict;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
@@ -61,7 +62,15 @@ struct BufferState {
     items: VecDeque<ObserverEvent>,
     closing: bool,
     finished: bool,
+    /// The thread waits for a wake-up (it found nothing at its last poll); otherwise
+    /// it polls every [`POLL`] and reports need not wake it.
+    asleep: bool,
 }
+
+/// How often the observer's thread looks for reports while they keep coming. Under
+/// load, reports then cost no wake-up (a system call) each: the thread takes them in
+/// batches; it is woken only from its deep sleep, or when the buffer is half full.
+const POLL: Duration = Duration::from_millis(10);
 
 impl Buffer {
     fn lock(&self) -> MutexGuard<'_, BufferState> {
@@ -115,6 +124,7 @@ impl Hub {
                     items: VecDeque::with_capacity(capacity.min(1024)),
                     closing: false,
                     finished: false,
+                    asleep: false,
                 }),
                 ready: Condvar::new(),
                 done: Condvar::new(),
@@ -188,17 +198,20 @@ impl Hub {
     /// Hands a report to the observer's thread, or counts it missed if the buffer is full.
     fn emit(&self, buffer: &Buffer, event: ObserverEvent) {
         let mut state = buffer.lock();
-        if state.items.len() >= buffer.capacity || state.closing {
+        if state.closing {
+            // After the shutdown: the observer has stopped listening.
+            return;
+        }
+        if state.items.len() >= buffer.capacity {
             drop(state);
             self.ledger.note(Activity::ObserverMissed);
             return;
         }
-        let was_empty = state.items.is_empty();
         state.items.push_back(event);
+        let wake = state.asleep || state.items.len() == buffer.capacity.div_ceil(2);
+        state.asleep = false;
         drop(state);
-        // The thread drains everything each time it wakes: it only needs a wake-up when
-        // the buffer was empty.
-        if was_empty {
+        if wake {
             buffer.ready.notify_one();
         }
     }
@@ -226,21 +239,22 @@ impl Hub {
         AttemptProbe {
             span,
             started: self.timed.then(Instant::now),
-            attempt,
         }
     }
 
-    /// An attempt finished with `result`, judged `class`.
+    /// An attempt finished with `verdict`; `span` is the one from
+    /// [`attempt_probe`](Self::attempt_probe).
     pub(crate) fn attempt_done(
         &self,
-        probe: AttemptProbe,
+        started: Option<Instant>,
+        span: &tracing::Span,
         event: &QueuedEvent,
-        result: AttemptResult,
-        class: StatusClass,
+        attempt: u32,
+        verdict: &Verdict,
     ) {
-        let span = &probe.span;
+        let result = verdict.result;
         if !span.is_disabled() {
-            let outcome = match class {
+            let outcome = match verdict.class {
                 StatusClass::Success => "success",
                 StatusClass::Retryable => "retryable",
                 StatusClass::Permanent => "permanent",
@@ -255,7 +269,7 @@ impl Hub {
                 }
             }
         }
-        let Some(started) = probe.started else {
+        let Some(started) = started else {
             return;
         };
         let duration = started.elapsed();
@@ -266,7 +280,7 @@ impl Hub {
                 webhook_id: event.webhook_id().clone(),
                 event: event_name(event),
                 endpoint: None,
-                attempt: probe.attempt,
+                attempt,
                 result,
                 duration,
             };
@@ -330,19 +344,12 @@ impl Hub {
     }
 }
 
-/// An attempt under way: its span and start time.
+/// An attempt under way: its span (the transport's future runs inside it) and its start
+/// time (only when someone wants durations).
 #[derive(Debug)]
 pub(crate) struct AttemptProbe {
-    span: tracing::Span,
-    started: Option<Instant>,
-    attempt: u32,
-}
-
-impl AttemptProbe {
-    /// The attempt's span (the transport's future runs inside it).
-    pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
-    }
+    pub(crate) span: tracing::Span,
+    pub(crate) started: Option<Instant>,
 }
 
 /// The event's name, without an allocation for the seed's events.
@@ -371,25 +378,46 @@ fn run(
         return;
     };
     let mut batch = Vec::new();
+    // Without gauges to refresh, the thread sleeps until a report comes.
+    let refresh = cfg!(feature = "metrics");
     let mut next_refresh = Instant::now();
     loop {
         let closing = {
             let mut state = buffer.lock();
+            // The first wait is a poll; after a poll that found nothing, a deep sleep
+            // (until a report wakes it, or the gauges are due).
+            let mut quiet = false;
             while state.items.is_empty() && !state.closing {
                 let now = Instant::now();
-                if now >= next_refresh {
+                if refresh && now >= next_refresh {
                     break;
                 }
-                state = buffer
-                    .ready
-                    .wait_timeout(state, next_refresh - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                let mut wait = (!quiet).then_some(POLL);
+                if refresh {
+                    let due = next_refresh - now;
+                    wait = Some(wait.map_or(due, |w| w.min(due)));
+                }
+                state.asleep = quiet;
+                state = match wait {
+                    Some(wait) => {
+                        buffer
+                            .ready
+                            .wait_timeout(state, wait)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                    None => buffer
+                        .ready
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner),
+                };
+                state.asleep = false;
+                quiet = true;
             }
             batch.extend(state.items.drain(..));
             state.closing
         };
-        if Instant::now() >= next_refresh {
+        if refresh && Instant::now() >= next_refresh {
             if !gauges() && batch.is_empty() {
                 break;
             }

@@ -57,7 +57,7 @@ pub(crate) async fn attempt(
     let result = tokio::select! {
         biased;
         () = abort.fired() => return None,
-        r = bounded.instrument(probe.span().clone()) => r,
+        r = bounded.instrument(probe.span.clone()) => r,
     };
     let redacted = || destination.redacted().to_owned();
     let result = match result {
@@ -72,9 +72,8 @@ pub(crate) async fn attempt(
         }),
     };
     let verdict = judge(result);
-    engine
-        .observe
-        .attempt_done(probe, event, verdict.result, verdict.class);
+    let observe = &engine.observe;
+    observe.attempt_done(probe.started, &probe.span, event, attempt, &verdict);
     Some(verdict)
 }
 

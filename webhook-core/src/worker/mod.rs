@@ -40,3 +40,5 @@ pub use outcome::{DropReason, EnqueueOutcome};
 pub use report::ShutdownReport;
 pub use request::USER_AGENT_VALUE;
 pub use waiting::WAIT_SLACK;
+
+pub(crate) use attempt::Verdict;
