@@ -9,7 +9,6 @@ pub use policy::{FullQueue, FullQueueAction, QueuePolicy, WebhookQueuePolicy};
 
 use crate::event::{WebhookId, WebhookMessage};
 use crate::store::RecordId;
-use std::time::Instant;
 
 /// An event waiting in the queue (what a [`QueuePolicy`] sees).
 #[derive(Debug)]
@@ -17,8 +16,8 @@ pub struct QueuedEvent {
     pub(crate) message: WebhookMessage,
     pub(crate) replay_of: Option<RecordId>,
     pub(crate) prior_attempts: u32,
-    /// When it was offered to the queue (for the oldest pending age).
-    pub(crate) enqueued_at: Instant,
+    /// When the queue took it, on the queue's coarse clock (see `bounded::Stamps`).
+    pub(crate) enqueued_at: u64,
 }
 
 impl QueuedEvent {
@@ -27,7 +26,7 @@ impl QueuedEvent {
             message,
             replay_of: None,
             prior_attempts: 0,
-            enqueued_at: Instant::now(),
+            enqueued_at: 0,
         }
     }
 

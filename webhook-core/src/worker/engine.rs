@@ -86,7 +86,7 @@ impl Engine {
     /// count and oldest age here (the older of the two ages is reported).
     pub(crate) fn figures(&self) -> Figures {
         let stats = self.ledger.snapshot();
-        let oldest = self.queue.oldest_enqueued().map(|t| t.elapsed());
+        let oldest = self.queue.oldest_age();
         Figures::new(
             stats.queued,
             stats.in_flight,
