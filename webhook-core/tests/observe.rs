@@ -14,9 +14,12 @@ use webhook_core::{Notifier, WebhookEventType, WebhookPayload};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// Every span's name and fields (as text), by span id.
+/// A span's name and its fields as text.
+type Captured = (String, BTreeMap<String, String>);
+
+/// Every span, by span id.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<BTreeMap<u64, (String, BTreeMap<String, String>)>>>);
+struct Spans(Arc<Mutex<BTreeMap<u64, Captured>>>);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -48,7 +51,7 @@ where
 }
 
 impl Spans {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (String, BTreeMap<String, String>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Captured>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
