@@ -174,6 +174,38 @@ fn a_held_observer_misses_reports_but_delivery_does_not_wait_for_it() {
     assert_eq!(observer.len() as u64 + stats.observer_missed, 100);
 }
 
+#[test]
+fn a_replayed_failure_that_is_delivered_is_reported_recovered_with_its_record() {
+    let observer = Arc::new(RecordingObserver::new());
+    // Per webhook: 400 (a permanent failure, recorded), then 200 (the replay).
+    let script = Script::sequence([Reply::status(400), Reply::ok()]);
+    let (notifier, _) = start(TestConfig::default(), script, observer.clone());
+    notifier.send(&payload());
+    assert!(notifier.wait_idle(BOUND));
+    let report = notifier
+        .replay(&webhook_core::ReplaySelector::all(), false)
+        .expect("replay");
+    assert_eq!(report.replayed, 1);
+    assert!(notifier.wait_idle(BOUND));
+    notifier.shutdown(BOUND);
+
+    let record = observer.failed()[0].record.clone().expect("recorded");
+    let recovered: Vec<_> = observer
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ObserverEvent::Recovered(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0].record, record);
+    let delivered = observer.delivered();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].replay_of.as_ref(), Some(&record));
+    assert_eq!(delivered[0].webhook_id, recovered[0].webhook_id);
+}
+
 /// Panics on every report.
 #[derive(Debug)]
 struct Panicky;

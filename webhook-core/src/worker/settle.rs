@@ -68,17 +68,15 @@ async fn resolve_replayed(engine: &Engine, event: &QueuedEvent, record: &RecordI
             engine.ledger.note(Activity::ReplayResolved);
             engine.observe.recovered(record, event);
         }
-        Ok(Err(e)) => drop(store_error(engine, Some(record), &e.to_string())),
-        Err(_) => drop(store_error(engine, Some(record), "timed out")),
+        Ok(Err(e)) => store_error(engine, Some(record), &e.to_string()),
+        Err(_) => store_error(engine, Some(record), "timed out"),
     }
 }
 
-/// Counts and logs a failed store write; `None`: no record to report.
-fn store_error(engine: &Engine, id: Option<&RecordId>, detail: &str) -> Option<RecordId> {
+fn store_error(engine: &Engine, id: Option<&RecordId>, detail: &str) {
     engine.ledger.note(Activity::StoreError);
     let record = id.map_or("(not yet written)", RecordId::as_str);
     tracing::error!(record, error = %engine.redactor.scrub(detail), "failure store write failed");
-    None
 }
 
 async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) {
@@ -103,8 +101,14 @@ async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) 
     };
     let recorded = match tokio::time::timeout(engine.plugs.store_timeout, write).await {
         Ok((id, Ok(()))) => Some(id),
-        Ok((id, Err(e))) => store_error(engine, Some(&id), &e.to_string()),
-        Err(_) => store_error(engine, None, "timed out"),
+        Ok((id, Err(e))) => {
+            store_error(engine, Some(&id), &e.to_string());
+            None
+        }
+        Err(_) => {
+            store_error(engine, None, "timed out");
+            None
+        }
     };
     engine.ledger.failed(kind);
     engine.observe.failed(event, kind, recorded);
