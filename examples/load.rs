@@ -119,6 +119,14 @@ struct Args {
     /// How long the sink waits before answering in burst mode, in ms.
     #[arg(long, default_value_t = 50)]
     slow_ms: u64,
+    /// Install the Prometheus recorder (metrics-exporter-prometheus) before the notifier
+    /// starts, so the `metrics` feature's instruments record for real (needs the root
+    /// package's `metrics` feature, on by default).
+    #[arg(long)]
+    prometheus: bool,
+    /// Register an observer (it counts the reports it is told).
+    #[arg(long)]
+    observer: bool,
     /// Internal: run as the sink process.
     #[arg(long, hide = true)]
     sink: bool,
@@ -348,6 +356,11 @@ fn run_throughput(args: &Args) -> Result<bool, BoxError> {
     if let Some(threads) = args.notifier_threads {
         builder = builder.worker_threads(threads as usize);
     }
+    let observer = Arc::new(CountingObserver::default());
+    if args.observer {
+        builder = builder.observer(observer.clone());
+    }
+    install_recorder(args.prometheus)?;
     let notifier = builder.start()?;
     let warm_up = (u64::from(c) * 250).min(n);
 
@@ -453,6 +466,15 @@ fn run_throughput(args: &Args) -> Result<bool, BoxError> {
         quantile(&latencies, 0.99),
         peak_rss_mib()?,
     );
+    if args.observer {
+        let stats = notifier.stats();
+        println!(
+            "observer: told {} reports, missed {}, panicked {}",
+            observer.0.load(std::sync::atomic::Ordering::Relaxed),
+            stats.observer_missed,
+            stats.observer_panics,
+        );
+    }
     Ok(ok)
 }
 
@@ -596,6 +618,33 @@ fn produce(notifier: &Notifier, payload: &WebhookPayload, producers: usize, n: u
 
 // ---------------------------------------------------------------------------------
 // Burst mode.
+
+/// Counts the reports it is told (the `--observer` flag).
+#[derive(Debug, Default)]
+struct CountingObserver(std::sync::atomic::AtomicU64);
+
+impl webhook_core::observe::Observer for CountingObserver {
+    fn on_event(&self, _: &webhook_core::observe::ObserverEvent) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Installs the Prometheus recorder when asked (before the notifier registers its
+/// instruments).
+fn install_recorder(wanted: bool) -> Result<(), BoxError> {
+    if !wanted {
+        return Ok(());
+    }
+    #[cfg(feature = "metrics")]
+    {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        metrics::set_global_recorder(recorder)?;
+        println!("load: Prometheus recorder installed (feature metrics on)");
+        Ok(())
+    }
+    #[cfg(not(feature = "metrics"))]
+    Err("--prometheus needs the root package's `metrics` feature".into())
+}
 
 fn run_burst(args: &Args) -> Result<bool, BoxError> {
     let events = if args.quick {

@@ -208,6 +208,9 @@ fn a_failing_endpoint_is_recorded_then_status_and_replay_resolve_it() {
     assert_eq!(record["destination"], format!("http://127.0.0.1:{port}/…"));
     assert_eq!(record["last_status"], 503);
     assert_eq!(record["attempts"], 2);
+    let age = json["oldest_failed_age_seconds"].as_f64().expect("an age");
+    assert!((0.0..600.0).contains(&age), "{age}");
+    assert_eq!(json["live"], Value::Null, "no --metrics-url");
     assert!(!text(&status.stdout).contains("p4th"));
     let id = record["id"].as_str().expect("id").to_owned();
 
@@ -251,6 +254,93 @@ fn a_failing_endpoint_is_recorded_then_status_and_replay_resolve_it() {
         (Some(1), Some(0))
     );
     assert_eq!(json["recent_failures"][0]["status"], "resolved");
+    assert_eq!(
+        json["oldest_failed_age_seconds"],
+        Value::Null,
+        "nothing awaits replay"
+    );
+}
+
+/// Serves `page` as the answer to each of `requests` HTTP requests on 127.0.0.1.
+fn serve_page(page: &'static str, requests: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                page.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(page.as_bytes());
+        }
+    });
+    format!("http://{addr}/metrics")
+}
+
+const PAGE: &str = "# TYPE webhook_queue_depth gauge\n\
+    webhook_queue_depth 3\n\
+    webhook_in_flight 2\n\
+    webhook_outbox_pending 0\n\
+    webhook_oldest_pending_seconds 12.5\n\
+    webhook_deliveries_total{outcome=\"delivered\"} 45\n\
+    webhook_deliveries_total{outcome=\"exhausted\"} 0\n\
+    webhook_attempts_total{result=\"2xx\"} 45\n\
+    webhook_attempts_total{result=\"5xx\"} 4\n\
+    webhook_dropped_total{reason=\"queue_full\"} 1\n\
+    webhook_attempt_duration_seconds_sum 0.2\n\
+    webhook_attempt_duration_seconds_count 49\n";
+
+#[test]
+fn status_shows_the_live_figures_read_from_a_metrics_endpoint() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let url = serve_page(PAGE, 2);
+    let out = webhook(
+        &["status", "--format", "json", "--metrics-url", &url],
+        store.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let live = &json["live"];
+    assert_eq!(live["source"], url.as_str());
+    assert_eq!(live["queue_depth"], 3.0);
+    assert_eq!(live["in_flight"], 2.0);
+    assert_eq!(live["oldest_pending_seconds"], 12.5);
+    assert_eq!(live["deliveries"]["delivered"], 45.0);
+    assert_eq!(live["attempts"]["5xx"], 4.0);
+    assert_eq!(live["dropped"]["queue_full"], 1.0);
+
+    let out = webhook(&["status", "--metrics-url", &url], store.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("queue depth: 3, in flight: 2, outbox pending: 0, oldest pending: 12.5 s"),
+        "{shown}"
+    );
+    assert!(shown.contains("deliveries: delivered=45"), "{shown}");
+    assert!(shown.contains("attempts: 2xx=45 5xx=4"), "{shown}");
+}
+
+#[test]
+fn status_with_an_unreachable_metrics_endpoint_exits_1_naming_it() {
+    let store = tempfile::tempdir().expect("tempdir");
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let out = webhook(&["status", "--metrics-url", &url], store.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot reach the metrics endpoint"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

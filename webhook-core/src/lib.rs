@@ -17,6 +17,7 @@
 //! - [`retry`]: classification and the retry schedule.
 //! - [`worker`]: the [`Notifier`] handle, its worker thread, counters and shutdown.
 //! - [`diagnostics`], [`replay`]: what operators look at and how they resend failures.
+//! - [`observe`]: the `Observer` plug point, the figures gauges show, metric names.
 //! - [`redact`]: what of a URL, an error or a secret may be shown, in one place.
 
 mod accounting;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod event;
 mod hex;
+pub mod observe;
 pub mod outbox;
 pub mod queue;
 mod random;
@@ -65,6 +67,7 @@ mod object_safety {
         _: Arc<dyn Transport>,
         _: Arc<dyn FailureStore>,
         _: Arc<dyn QueuePolicy>,
+        _: Arc<dyn observe::Observer>,
     ) {
     }
 

@@ -16,6 +16,8 @@
 //!   [`MockFailureStore`], [`MockQueuePolicy`]).
 //! - [`store_suite`]: the behaviour every [`FailureStore`](webhook_core::FailureStore)
 //!   must show, checked with one call.
+//! - [`RecordingObserver`]: an [`Observer`](webhook_core::observe::Observer) that
+//!   records every report, and can be held back to play a slow observer.
 //! - Helpers: [`sample_payloads`] (one per seed event type), [`TestConfig`] (fast,
 //!   jitter-free retries) and [`assert_accounting`].
 //!
@@ -197,6 +199,7 @@ mod accounting;
 mod config;
 mod journal;
 pub mod mocks;
+mod observer;
 mod payloads;
 mod receiver;
 mod script;
@@ -207,6 +210,7 @@ pub use accounting::{AccountingSnapshot, assert_accounting};
 pub use config::TestConfig;
 pub use journal::WaitTimeout;
 pub use mocks::{MockFailureStore, MockOutbox, MockQueuePolicy, MockTransport};
+pub use observer::{MAX_HOLD, RecordingObserver};
 pub use outbox::{Faults, FaultyOutbox, MemoryOutbox};
 pub use payloads::{SAMPLE_TIMESTAMP, sample_payload, sample_payloads};
 pub use receiver::{

@@ -197,6 +197,11 @@ pub(crate) struct StatusArgs {
     /// How many recent failures to show.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub(crate) recent: usize,
+    /// Also show the live figures of a running notifier (queue depth, in flight,
+    /// outbox pending, oldest pending age, outcomes, attempts, drops), read from its
+    /// Prometheus endpoint, e.g. http://127.0.0.1:9000/metrics.
+    #[arg(long, value_name = "URL")]
+    pub(crate) metrics_url: Option<String>,
 }
 
 /// `webhook replay`.

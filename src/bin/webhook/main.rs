@@ -7,6 +7,7 @@
 mod args;
 mod drain;
 mod listen;
+mod live;
 mod progress;
 mod replay;
 mod send;

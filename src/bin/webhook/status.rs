@@ -1,6 +1,8 @@
-//! `webhook status`: what the failure store holds.
+//! `webhook status`: what the failure store holds, how old its oldest unresolved
+//! failure is, and (with `--metrics-url`) the live figures of a running notifier.
 
 use crate::args::{Format, StatusArgs};
+use crate::live::{self, LiveFigures};
 use crate::terminal::escape;
 use crate::{Failure, settings};
 use serde::Serialize;
@@ -24,6 +26,10 @@ struct StoreStatus {
     by_outcome: BTreeMap<&'static str, usize>,
     /// The durable outbox in the same folder: entries waiting for delivery.
     outbox: OutboxStatus,
+    /// Seconds since the oldest failure still awaiting replay was recorded.
+    oldest_failed_age_seconds: Option<f64>,
+    /// The running notifier's figures (`--metrics-url`), or `null`.
+    live: Option<LiveFigures>,
     recent_failures: Vec<FailureRecord>,
 }
 
@@ -52,6 +58,20 @@ pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
         .iter()
         .filter(|r| r.status == RecordStatus::Resolved)
         .count();
+    let now_ms = webhook_core::time::unix_millis(std::time::SystemTime::now());
+    let oldest_failed_age_seconds = all
+        .iter()
+        .filter(|r| r.status == RecordStatus::Failed)
+        .map(|r| r.failed_at_ms)
+        .min()
+        .map(|at| now_ms.saturating_sub(at) as f64 / 1000.0);
+    let live = match &args.metrics_url {
+        Some(url) => Some(
+            rt.block_on(live::scrape(url))
+                .map_err(|e| Failure::failed(e.to_string()))?,
+        ),
+        None => None,
+    };
     let status = StoreStatus {
         store: dir.display().to_string(),
         damage: store.damage().map(DamageJson::from),
@@ -60,6 +80,8 @@ pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
         resolved,
         by_outcome,
         outbox: outbox_status(&rt, &store)?,
+        oldest_failed_age_seconds,
+        live,
         recent_failures: all.into_iter().take(args.recent).collect(),
     };
     match args.format {
@@ -172,6 +194,13 @@ fn print_text(status: &StoreStatus) {
         ),
         None => println!("outbox: empty"),
     }
+    match status.oldest_failed_age_seconds {
+        Some(age) => println!("oldest failure awaiting replay: {age:.1} s"),
+        None => println!("oldest failure awaiting replay: none"),
+    }
+    if let Some(live) = &status.live {
+        print_live(live);
+    }
     if status.recent_failures.is_empty() {
         return;
     }
@@ -193,5 +222,41 @@ fn print_text(status: &StoreStatus) {
             r.replay_count,
             escape(&r.error)
         );
+    }
+}
+
+fn print_live(live: &LiveFigures) {
+    let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v}"));
+    println!("live ({}):", live.source);
+    println!(
+        "  queue depth: {}, in flight: {}, outbox pending: {}, oldest pending: {} s",
+        show(live.queue_depth),
+        show(live.in_flight),
+        show(live.outbox_pending),
+        show(live.oldest_pending_seconds),
+    );
+    for (title, map) in [
+        ("deliveries", &live.deliveries),
+        ("attempts", &live.attempts),
+        ("dropped", &live.dropped),
+    ] {
+        let nonzero: Vec<String> = map
+            .iter()
+            .filter(|(_, n)| **n != 0.0)
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
+        println!(
+            "  {title}: {}",
+            if nonzero.is_empty() {
+                "none".to_owned()
+            } else {
+                nonzero.join(" ")
+            }
+        );
+    }
+    if let (Some(count), Some(sum)) = (live.attempt_count, live.attempt_seconds_sum) {
+        if count > 0.0 {
+            println!("  mean attempt duration: {:.1} ms", sum / count * 1000.0);
+        }
     }
 }

@@ -54,6 +54,10 @@ pub(crate) enum Activity {
     OutboxFull,
     /// An outbox call failed (it is retried; the count is for operators).
     OutboxError,
+    /// A report for the observer was lost: its buffer was full (it fell behind).
+    ObserverMissed,
+    /// The observer panicked on a report (caught).
+    ObserverPanic,
 }
 
 /// The live counters, and the only code that changes them.
@@ -77,7 +81,7 @@ pub(crate) struct Ledger {
     /// Outbox mode: claimed entries given back to the outbox (retry later, shutdown).
     released: AtomicU64,
     refused: [AtomicU64; 7],
-    activity: [AtomicU64; 8],
+    activity: [AtomicU64; 10],
     /// Woken when the engine may have become idle (see [`Ledger::leave_in_flight`]).
     idle: Notify,
 }
@@ -303,6 +307,8 @@ impl Ledger {
             recovered: a(Activity::Recovered),
             outbox_full: a(Activity::OutboxFull),
             outbox_errors: a(Activity::OutboxError),
+            observer_missed: a(Activity::ObserverMissed),
+            observer_panics: a(Activity::ObserverPanic),
         }
     }
 
@@ -364,8 +370,11 @@ mod tests {
         ledger.refuse(Refusal::QueueFull);
         ledger.refuse(Refusal::Filtered);
         ledger.note(Activity::Attempt);
+        ledger.note(Activity::ObserverMissed);
+        ledger.note(Activity::ObserverPanic);
         let s = ledger.snapshot();
         assert_eq!((s.dropped_total, s.filtered, s.attempts), (1, 1, 1));
+        assert_eq!((s.observer_missed, s.observer_panics), (1, 1));
         assert_eq!(s.accepted, 0);
         assert!(s.balances() && s.is_idle());
     }

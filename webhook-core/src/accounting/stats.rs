@@ -114,6 +114,12 @@ pub struct DeliveryStats {
     /// Outbox mode: outbox calls that failed (and were retried).
     #[serde(default)]
     pub outbox_errors: u64,
+    /// Reports an observer never got because it fell behind (its buffer was full).
+    #[serde(default)]
+    pub observer_missed: u64,
+    /// Reports on which the observer panicked (caught; delivery went on).
+    #[serde(default)]
+    pub observer_panics: u64,
 }
 
 impl DeliveryStats {

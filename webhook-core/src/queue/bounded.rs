@@ -3,7 +3,7 @@
 use super::{FullQueue, FullQueueAction, QueuePolicy, QueuedEvent};
 use crate::accounting::Ledger;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -21,6 +21,49 @@ pub(crate) enum PushResult {
 struct State {
     items: VecDeque<QueuedEvent>,
     closed: bool,
+    /// Events taken since the clock was last read by a producer.
+    since_read: u32,
+}
+
+/// A producer reads the clock once per this many events (the others take the clock's
+/// last reading).
+const READ_EVERY: u32 = 64;
+
+/// The enqueue times, without a clock read per enqueue.
+///
+/// Each event is stamped with the last reading of a monotonic clock, not with a fresh
+/// one: a clock read (about 25 ns here) was 7–10 % of an enqueue (BENCHMARKS.md). The
+/// clock is read when the worker takes an event, when the figures are asked for, and by
+/// one enqueue in [`READ_EVERY`]. A stamp is therefore never later than the true time,
+/// so the oldest pending age never understates; it overstates by at most the time since
+/// the previous reading (the previous `figures()` call or gauge refresh, the worker's
+/// previous pop, or the last 64 enqueues, whichever is most recent).
+#[derive(Debug)]
+pub(crate) struct Stamps {
+    origin: Instant,
+    /// Nanoseconds since `origin` at the latest reading.
+    latest: AtomicU64,
+}
+
+impl Stamps {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            latest: AtomicU64::new(0),
+        }
+    }
+
+    /// Reads the clock and publishes the reading.
+    fn read(&self) -> u64 {
+        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.latest.fetch_max(now, Ordering::Relaxed);
+        now
+    }
+
+    /// The latest reading (no clock read).
+    fn latest(&self) -> u64 {
+        self.latest.load(Ordering::Relaxed)
+    }
 }
 
 /// The queue shared by producers (any thread) and the worker.
@@ -38,6 +81,7 @@ pub(crate) struct BoundedQueue {
     configured_wait: Duration,
     /// Counts every event that enters or leaves (under the lock).
     ledger: Arc<Ledger>,
+    stamps: Stamps,
 }
 
 impl std::fmt::Debug for BoundedQueue {
@@ -73,6 +117,7 @@ impl BoundedQueue {
             state: Mutex::new(State {
                 items: VecDeque::with_capacity(capacity.min(1024)),
                 closed: false,
+                since_read: 0,
             }),
             capacity,
             space: Condvar::new(),
@@ -82,6 +127,7 @@ impl BoundedQueue {
             policy,
             configured_wait,
             ledger,
+            stamps: Stamps::new(),
         }
     }
 
@@ -134,8 +180,7 @@ impl BoundedQueue {
             self.ledger.evict();
             tracing::debug!(webhook_id = %evicted.webhook_id(), event = evicted.event(), "queue full: evicted a queued event");
         }
-        state.items.push_back(event);
-        self.ledger.accept();
+        self.push_locked(&mut state, event);
         drop(state);
         self.items_ready.notify_one();
         Attempt::Done(PushResult::AcceptedAfterEviction)
@@ -143,7 +188,14 @@ impl BoundedQueue {
 
     /// Adds `event` and counts it as accepted. The caller wakes the worker once the lock
     /// is released (waking it may mean a system call; other producers need not wait on it).
-    fn push_locked(&self, state: &mut MutexGuard<'_, State>, event: QueuedEvent) {
+    fn push_locked(&self, state: &mut MutexGuard<'_, State>, mut event: QueuedEvent) {
+        state.since_read += 1;
+        event.enqueued_at = if state.since_read >= READ_EVERY {
+            state.since_read = 0;
+            self.stamps.read()
+        } else {
+            self.stamps.latest()
+        };
         state.items.push_back(event);
         self.ledger.accept();
     }
@@ -233,6 +285,9 @@ impl BoundedQueue {
 
     /// Takes the oldest event, counting it as in flight under the lock.
     pub(crate) fn pop(&self) -> Option<QueuedEvent> {
+        // The worker's reading keeps the stamps of later enqueues fresh (one clock read
+        // per event on the worker, none on the callers' threads).
+        self.stamps.read();
         let mut state = self.lock();
         let event = state.items.pop_front()?;
         self.ledger.start(1);
@@ -263,6 +318,14 @@ impl BoundedQueue {
         self.lock().closed
     }
 
+    /// How long the oldest queued event has waited (one clock read and one short look
+    /// at the front); never less than the true wait (see [`Stamps`]).
+    pub(crate) fn oldest_age(&self) -> Option<Duration> {
+        let now = self.stamps.read();
+        let stamp = self.lock().items.front().map(|e| e.enqueued_at)?;
+        Some(Duration::from_nanos(now.saturating_sub(stamp)))
+    }
+
     /// Waits until an event may be available.
     pub(crate) async fn ready(&self) {
         self.items_ready.notified().await;
@@ -282,5 +345,53 @@ impl BoundedQueue {
         let items: Vec<QueuedEvent> = state.items.drain(..).collect();
         self.ledger.start(items.len() as u64);
         items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{WebhookEventType, WebhookMessage, WebhookPayload};
+    use crate::queue::WebhookQueuePolicy;
+
+    fn event() -> QueuedEvent {
+        let payload = WebhookPayload::new(WebhookEventType::TaskCreated);
+        QueuedEvent::new(WebhookMessage::from_payload(&payload).expect("message"))
+    }
+
+    fn queue() -> BoundedQueue {
+        let policy = Arc::new(WebhookQueuePolicy::DropNew);
+        let ledger = Arc::new(Ledger::default());
+        BoundedQueue::new(1000, policy, Duration::ZERO, ledger)
+    }
+
+    #[test]
+    fn stamps_are_the_latest_reading_and_one_enqueue_in_64_reads_the_clock() {
+        let q = queue();
+        let read = q.stamps.read();
+        for _ in 0..READ_EVERY - 1 {
+            assert_eq!(q.push(event()), PushResult::Accepted);
+        }
+        assert_eq!(q.stamps.latest(), read, "no enqueue read the clock");
+        let before = q.stamps.origin.elapsed().as_nanos() as u64;
+        q.push(event());
+        let stamps: Vec<u64> = q.lock().items.iter().map(|e| e.enqueued_at).collect();
+        assert!(stamps[..63].iter().all(|s| *s == read));
+        assert!(stamps[63] >= before, "the 64th enqueue read the clock");
+    }
+
+    #[test]
+    fn the_oldest_age_is_never_less_than_the_true_wait() {
+        let q = queue();
+        assert_eq!(q.oldest_age(), None);
+        q.push(event());
+        let pushed = Instant::now();
+        q.push(event());
+        let at_least = pushed.elapsed();
+        let age = q.oldest_age().expect("queued");
+        assert!(age >= at_least, "{age:?} < {at_least:?}");
+        q.pop();
+        q.pop();
+        assert_eq!(q.oldest_age(), None);
     }
 }

@@ -16,6 +16,8 @@ pub struct QueuedEvent {
     pub(crate) message: WebhookMessage,
     pub(crate) replay_of: Option<RecordId>,
     pub(crate) prior_attempts: u32,
+    /// When the queue took it, on the queue's coarse clock (see `bounded::Stamps`).
+    pub(crate) enqueued_at: u64,
     /// Outbox mode only (boxed so the common event stays small).
     pub(crate) durable: Option<Box<Durable>>,
 }
@@ -36,6 +38,16 @@ impl QueuedEvent {
             replay_of: None,
             prior_attempts: 0,
             durable: None,
+            enqueued_at: 0,
+        }
+    }
+
+    /// A replay of record `record`, which has made `prior_attempts` attempts so far.
+    pub(crate) fn replay(message: WebhookMessage, record: RecordId, prior_attempts: u32) -> Self {
+        Self {
+            replay_of: Some(record),
+            prior_attempts,
+            ..Self::new(message)
         }
     }
 

@@ -309,12 +309,11 @@ async fn replay_one(
     )
     .map(|m| m.with_id(updated.webhook_id.clone()));
     let queued = match message {
-        Ok(message) => enqueue(QueuedEvent {
+        Ok(message) => enqueue(QueuedEvent::replay(
             message,
-            replay_of: Some(updated.id.clone()),
-            prior_attempts: updated.attempts,
-            durable: None,
-        }),
+            updated.id.clone(),
+            updated.attempts,
+        )),
         Err(_) => false,
     };
     if queued {

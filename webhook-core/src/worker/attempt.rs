@@ -4,6 +4,7 @@
 use super::engine::Engine;
 use super::lifecycle::AbortSlot;
 use crate::config::Destination;
+use crate::observe::AttemptResult;
 use crate::queue::QueuedEvent;
 use crate::retry::{StatusClass, classify_status};
 use crate::transport::{DeliveryResponse, TransportError};
@@ -13,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How much longer than the configured timeout the worker waits for a transport that
 /// does not return on its own.
@@ -26,6 +28,8 @@ pub(crate) struct Verdict {
     pub(crate) retry_after: Option<Duration>,
     /// Not yet redacted; empty on success.
     pub(crate) error: String,
+    /// The status or error kind, for the observer and the metrics.
+    pub(crate) result: AttemptResult,
 }
 
 /// Makes attempt number `attempt` of `event`; `None` if the shutdown cut it off.
@@ -40,6 +44,7 @@ pub(crate) async fn attempt(
         .requests
         .build(destination, event, attempt, engine.clock.now());
     let timeout = engine.requests.timeout();
+    let probe = engine.observe.attempt_probe(event, attempt, destination);
     // A transport bounds the exchange itself if it can; the worker's backstop fires a
     // little later so that the two never race over an answer that arrived in time, and
     // is left out for transports that promise to return in time.
@@ -52,7 +57,7 @@ pub(crate) async fn attempt(
     let result = tokio::select! {
         biased;
         () = abort.fired() => return None,
-        r = bounded => r,
+        r = bounded.instrument(probe.span.clone()) => r,
     };
     let redacted = || destination.redacted().to_owned();
     let result = match result {
@@ -66,7 +71,10 @@ pub(crate) async fn attempt(
             after: timeout,
         }),
     };
-    Some(judge(result))
+    let verdict = judge(result);
+    let observe = &engine.observe;
+    observe.attempt_done(probe.started, &probe.span, event, attempt, &verdict);
+    Some(verdict)
 }
 
 /// Classifies what the transport returned.
@@ -94,6 +102,7 @@ pub(crate) fn judge(result: Result<DeliveryResponse, TransportError>) -> Verdict
                 } else {
                     format!("server answered {}{why}", response.status)
                 },
+                result: AttemptResult::Status(code),
             }
         }
         Err(e) => Verdict {
@@ -104,6 +113,7 @@ pub(crate) fn judge(result: Result<DeliveryResponse, TransportError>) -> Verdict
             },
             status: None,
             retry_after: None,
+            result: AttemptResult::Error(e.kind()),
             error: e.to_string(),
         },
     }

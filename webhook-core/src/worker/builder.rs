@@ -9,6 +9,7 @@ use super::request::{RequestFactory, USER_AGENT_VALUE};
 use super::run::{self, Command};
 use crate::accounting::Ledger;
 use crate::config::ResolvedWebhookConfig;
+use crate::observe::{Hub, HubOptions, Observer};
 use crate::outbox::{Outbox, OwnerId};
 use crate::queue::{BoundedQueue, QueuePolicy};
 use crate::redact::Redactor;
@@ -23,6 +24,13 @@ use tokio::sync::{Semaphore, mpsc};
 /// The default bound on one failure-store write (shutdown waits at most this long for
 /// the store after its delivery deadline).
 pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default number of reports an observer may fall behind by
+/// ([`NotifierBuilder::observer_buffer`]).
+pub const DEFAULT_OBSERVER_BUFFER: usize = crate::observe::DEFAULT_OBSERVER_BUFFER;
+
+/// How long a shutdown waits for the observer to catch up, at most.
+const OBSERVER_CATCH_UP: Duration = Duration::from_secs(1);
 
 /// The worker could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +51,7 @@ pub enum StartError {
 /// - store timeout: [`DEFAULT_STORE_TIMEOUT`]
 /// - user agent: [`USER_AGENT_VALUE`]
 /// - outbox: none (events live in memory until their final outcome)
+/// - observer: none; its buffer: [`DEFAULT_OBSERVER_BUFFER`] reports
 pub struct NotifierBuilder {
     config: ResolvedWebhookConfig,
     transport: Arc<dyn Transport>,
@@ -54,6 +63,7 @@ pub struct NotifierBuilder {
     jitter_seed: Option<u64>,
     paused_clock: bool,
     outbox: Option<Arc<dyn Outbox>>,
+    observe: HubOptions,
 }
 
 impl fmt::Debug for NotifierBuilder {
@@ -78,6 +88,7 @@ impl NotifierBuilder {
             jitter_seed: None,
             paused_clock: false,
             outbox: None,
+            observe: HubOptions::default(),
         }
     }
 
@@ -88,6 +99,28 @@ impl NotifierBuilder {
     /// [`OutboxSettings`](crate::config::OutboxSettings) tune it.
     pub fn outbox(mut self, outbox: Arc<dyn Outbox>) -> Self {
         self.outbox = Some(outbox);
+        self
+    }
+
+    /// Tells `observer` of every attempt, final outcome, refusal and recovery, on a
+    /// thread of its own (see [`Observer`] for what it is promised).
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observe.observer = Some(observer);
+        self
+    }
+
+    /// How many reports the observer may fall behind by before reports are lost (and
+    /// counted in `DeliveryStats::observer_missed`); at least 1.
+    pub fn observer_buffer(mut self, reports: usize) -> Self {
+        self.observe.buffer = reports.max(1);
+        self
+    }
+
+    /// How often the gauges (`webhook_queue_depth`, `webhook_oldest_pending_seconds`,
+    /// …) are refreshed (default 1 s; at least 1 ms).
+    #[cfg(feature = "metrics")]
+    pub fn gauge_interval(mut self, interval: Duration) -> Self {
+        self.observe.gauge_interval = interval.max(Duration::from_millis(1));
         self
     }
 
@@ -148,6 +181,11 @@ impl NotifierBuilder {
     pub fn start(self) -> Result<Notifier, StartError> {
         let (threads, paused) = (self.worker_threads, self.paused_clock);
         let engine = Arc::new(self.into_engine());
+        let weak = Arc::downgrade(&engine);
+        engine
+            .observe
+            .start(move || weak.upgrade().map(|e| e.figures()))
+            .map_err(StartError::Thread)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let thread = spawn_worker(engine.clone(), rx, threads, paused)?;
         tracing::debug!(config = %engine.config, "webhook worker started");
@@ -182,6 +220,7 @@ impl NotifierBuilder {
             store_timeout: self.store_timeout,
         };
         Engine {
+            observe: Hub::new(self.observe, ledger.clone()),
             ledger,
             queue,
             policy_name,
@@ -203,6 +242,7 @@ impl NotifierBuilder {
                     settles_rx: std::sync::Mutex::new(Some(rx)),
                     ready: std::sync::Mutex::default(),
                     low: tokio::sync::Notify::new(),
+                    pending: std::sync::Mutex::new(None),
                 }
             }),
             config,
@@ -243,6 +283,7 @@ fn spawn_worker(
                     Err(_) => ShutdownReport::default(),
                 },
             };
+            engine.observe.finish(OBSERVER_CATCH_UP);
             engine.lifecycle.report().publish(report);
             runtime.shutdown_timeout(Duration::from_secs(1));
             let _ = done_tx.send(true);

@@ -266,6 +266,7 @@ pub(crate) async fn settle_loop(engine: Arc<Engine>, mut rx: mpsc::UnboundedRece
         }
         if !batch.is_empty() {
             apply(&engine, part, batch).await;
+            part.refresh_pending(&engine).await;
         }
         for done in flushes {
             let _ = done.send(());

@@ -47,10 +47,10 @@ async fn next_batch(engine: &Engine, part: &OutboxPart) -> Vec<QueuedEvent> {
 async fn wait_for_room(engine: &Engine, part: &OutboxPart, incoming: u64) {
     let mut pause = Duration::from_millis(10);
     loop {
-        match part.outbox.pending().await {
-            Ok(p) if p.count + incoming <= part.settings.max_pending => return,
-            Ok(_) => engine.ledger.note(crate::accounting::Activity::OutboxFull),
-            Err(e) => part.error(engine, "pending", &e),
+        match part.refresh_pending(engine).await {
+            Some(p) if p.count + incoming <= part.settings.max_pending => return,
+            Some(_) => engine.ledger.note(crate::accounting::Activity::OutboxFull),
+            None => {}
         }
         if !engine.lifecycle.is_running() && engine.queue.is_closed() {
             return;

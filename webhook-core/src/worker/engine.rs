@@ -6,6 +6,7 @@ use super::request::RequestFactory;
 use crate::accounting::{Activity, Ledger};
 use crate::config::OutboxSettings;
 use crate::config::ResolvedWebhookConfig;
+use crate::observe::{Figures, Hub};
 use crate::outbox::{Claimed, Outbox, OutboxError, OwnerId};
 use crate::queue::{BoundedQueue, PushResult, QueuedEvent};
 use crate::redact::Redactor;
@@ -35,6 +36,8 @@ pub(crate) struct Engine {
     pub(crate) lifecycle: Lifecycle,
     pub(crate) redactor: Redactor,
     pub(crate) clock: WallClock,
+    /// The observer's hand-off, the attempt spans and the metrics.
+    pub(crate) observe: Hub,
     /// The durable outbox, when there is one.
     pub(crate) outbox: Option<OutboxPart>,
 }
@@ -55,6 +58,9 @@ pub(crate) struct OutboxPart {
     pub(crate) ready: Mutex<VecDeque<(Claimed, tokio::time::Instant)>>,
     /// Woken when the ready buffer runs low.
     pub(crate) low: Notify,
+    /// What the outbox said it held the last time it was asked (each commit and each
+    /// batch of settlements asks), for the figures and gauges, which cannot wait.
+    pub(crate) pending: Mutex<Option<crate::outbox::PendingStats>>,
 }
 
 /// What the settler is told.
@@ -67,6 +73,28 @@ pub(crate) enum SettleMsg {
 }
 
 impl OutboxPart {
+    /// The outbox's pending figures as last read.
+    pub(crate) fn last_pending(&self) -> Option<crate::outbox::PendingStats> {
+        *self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the outbox what it holds and keeps the answer for [`Self::last_pending`].
+    pub(crate) async fn refresh_pending(
+        &self,
+        engine: &Engine,
+    ) -> Option<crate::outbox::PendingStats> {
+        match self.outbox.pending().await {
+            Ok(p) => {
+                *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some(p);
+                Some(p)
+            }
+            Err(e) => {
+                self.error(engine, "pending", &e);
+                None
+            }
+        }
+    }
+
     pub(crate) fn ready_len(&self) -> usize {
         self.ready
             .lock()
@@ -157,6 +185,28 @@ impl Retries {
 }
 
 impl Engine {
+    /// What is pending now and how old the oldest is (the gauges' figures).
+    ///
+    /// The one place these figures are computed: a durable outbox adds its own pending
+    /// count and oldest age here (the older of the two ages is reported).
+    pub(crate) fn figures(&self) -> Figures {
+        let stats = self.ledger.snapshot();
+        let mut oldest = self.queue.oldest_age();
+        let outbox = self.outbox.as_ref().and_then(OutboxPart::last_pending);
+        if let Some(created_ms) = outbox.and_then(|p| p.oldest_created_ms) {
+            let now_ms = crate::time::unix_millis(self.clock.now());
+            let age = Duration::from_millis(now_ms.saturating_sub(created_ms));
+            oldest = Some(oldest.map_or(age, |queued| queued.max(age)));
+        }
+        Figures::new(
+            stats.queued,
+            stats.in_flight,
+            stats.waiting_retries,
+            outbox.map(|p| p.count),
+            oldest,
+        )
+    }
+
     /// Offers a replayed event without evicting anything.
     pub(crate) fn push_replay(&self, event: QueuedEvent) -> bool {
         let ok = self.queue.push_if_room(event) == PushResult::Accepted;

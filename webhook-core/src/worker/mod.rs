@@ -38,7 +38,7 @@ mod settle;
 mod waiting;
 
 pub use crate::accounting::{DeliveryStats, DroppedCounts, FailedCounts};
-pub use builder::{DEFAULT_STORE_TIMEOUT, NotifierBuilder, StartError};
+pub use builder::{DEFAULT_OBSERVER_BUFFER, DEFAULT_STORE_TIMEOUT, NotifierBuilder, StartError};
 pub(crate) use confirm::{ClaimRef, Confirm};
 pub use confirm::{Durable, NotStored};
 pub use notifier::Notifier;
@@ -46,3 +46,5 @@ pub use outcome::{DropReason, EnqueueOutcome};
 pub use report::ShutdownReport;
 pub use request::USER_AGENT_VALUE;
 pub use waiting::WAIT_SLACK;
+
+pub(crate) use attempt::Verdict;

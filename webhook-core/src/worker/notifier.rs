@@ -7,6 +7,7 @@ use super::run::Command;
 use crate::accounting::{DeliveryStats, Refusal};
 use crate::config::ResolvedWebhookConfig;
 use crate::event::{WebhookEventType, WebhookMessage, WebhookPayload};
+use crate::observe::{DroppedWhy, Figures};
 use crate::queue::{PushResult, QueuedEvent};
 use crate::store::FailureStore;
 use crate::transport::Transport;
@@ -169,6 +170,23 @@ impl Notifier {
         self.inner.engine.ledger.snapshot()
     }
 
+    /// What is pending now and how old the oldest pending event is: the figures the
+    /// gauges show (`webhook_queue_depth`, `webhook_in_flight`,
+    /// `webhook_outbox_pending`, `webhook_oldest_pending_seconds`). Cheap: a few atomic
+    /// loads and one short look at the front of the queue.
+    pub fn figures(&self) -> Figures {
+        self.inner.engine.figures()
+    }
+
+    /// Sets the gauges from [`Notifier::figures`] now (the observer's thread also does
+    /// so every [`gauge_interval`](NotifierBuilder::gauge_interval)); call it before a
+    /// scrape for figures of this very moment.
+    #[cfg(feature = "metrics")]
+    pub fn update_gauges(&self) {
+        let engine = &self.inner.engine;
+        engine.observe.set_gauges(&engine.figures());
+    }
+
     /// Serializes `payload` and enqueues it (subject to the event filter).
     pub fn send(&self, payload: &WebhookPayload) -> EnqueueOutcome {
         let seed = WebhookEventType::from_name(&payload.event);
@@ -256,6 +274,7 @@ impl Notifier {
 
     pub(super) fn invalid(&self, error: &crate::event::MessageError) -> EnqueueOutcome {
         self.inner.engine.ledger.refuse(Refusal::Invalid);
+        self.inner.engine.observe.dropped(DroppedWhy::Invalid);
         tracing::warn!(%error, "webhook event dropped");
         EnqueueOutcome::Dropped(DropReason::Invalid)
     }
@@ -282,6 +301,7 @@ impl Notifier {
             return None;
         }
         engine.ledger.refuse(Refusal::PayloadTooLarge);
+        engine.observe.dropped(DroppedWhy::PayloadTooLarge);
         tracing::warn!(
             event = message.event(),
             size,
@@ -295,14 +315,30 @@ impl Notifier {
     }
 
     pub(super) fn outcome(&self, result: PushResult) -> EnqueueOutcome {
-        let (refusal, reason) = match result {
+        let (refusal, reason, why) = match result {
             PushResult::Accepted => return EnqueueOutcome::Accepted,
-            PushResult::AcceptedAfterEviction => return EnqueueOutcome::AcceptedAfterEviction,
-            PushResult::Full => (Refusal::QueueFull, DropReason::QueueFull),
-            PushResult::TimedOut => (Refusal::BlockTimeout, DropReason::BlockTimeout),
-            PushResult::Closed => (Refusal::ShuttingDown, DropReason::ShuttingDown),
+            PushResult::AcceptedAfterEviction => {
+                self.inner.engine.observe.dropped(DroppedWhy::Evicted);
+                return EnqueueOutcome::AcceptedAfterEviction;
+            }
+            PushResult::Full => (
+                Refusal::QueueFull,
+                DropReason::QueueFull,
+                DroppedWhy::QueueFull,
+            ),
+            PushResult::TimedOut => (
+                Refusal::BlockTimeout,
+                DropReason::BlockTimeout,
+                DroppedWhy::BlockTimeout,
+            ),
+            PushResult::Closed => (
+                Refusal::ShuttingDown,
+                DropReason::ShuttingDown,
+                DroppedWhy::ShuttingDown,
+            ),
         };
         self.inner.engine.ledger.refuse(refusal);
+        self.inner.engine.observe.dropped(why);
         tracing::debug!(%reason, "webhook event dropped");
         EnqueueOutcome::Dropped(reason)
     }

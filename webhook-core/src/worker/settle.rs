@@ -44,7 +44,7 @@ type StoreWrite<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 /// removing its outbox entry if it has one).
 pub(crate) async fn delivered(engine: &Engine, event: &QueuedEvent) {
     if let Some(record) = &event.replay_of {
-        let resolve: StoreWrite<'_> = Box::pin(resolve_replayed(engine, record));
+        let resolve: StoreWrite<'_> = Box::pin(resolve_replayed(engine, event, record));
         resolve.await;
     }
     if let Some(claim) = event.claim() {
@@ -56,6 +56,7 @@ pub(crate) async fn delivered(engine: &Engine, event: &QueuedEvent) {
         remove.await;
     }
     engine.ledger.delivered();
+    engine.observe.delivered(event);
 }
 
 /// Records a final failure (or updates the replayed record), then counts it.
@@ -67,13 +68,16 @@ pub(crate) fn failed<'a>(
     Box::pin(record_failure(engine, event, failure))
 }
 
-async fn resolve_replayed(engine: &Engine, record: &RecordId) {
+async fn resolve_replayed(engine: &Engine, event: &QueuedEvent, record: &RecordId) {
     let update = RecordUpdate::Resolved {
         at: crate::time::rfc3339(engine.clock.now()),
     };
     let store = &engine.plugs.store;
     match tokio::time::timeout(engine.plugs.store_timeout, store.update(record, &update)).await {
-        Ok(Ok(_)) => engine.ledger.note(Activity::ReplayResolved),
+        Ok(Ok(_)) => {
+            engine.ledger.note(Activity::ReplayResolved);
+            engine.observe.recovered(record, event);
+        }
         Ok(Err(e)) => store_error(engine, Some(record), &e.to_string()),
         Err(_) => store_error(engine, Some(record), "timed out"),
     }
@@ -114,17 +118,24 @@ async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) 
             }
         }
     };
-    match tokio::time::timeout(engine.plugs.store_timeout, write).await {
-        Ok((_, Ok(()))) => {}
-        Ok((id, Err(e))) => store_error(engine, Some(&id), &e.to_string()),
-        Err(_) => store_error(engine, None, "timed out"),
-    }
+    let recorded = match tokio::time::timeout(engine.plugs.store_timeout, write).await {
+        Ok((id, Ok(()))) => Some(id),
+        Ok((id, Err(e))) => {
+            store_error(engine, Some(&id), &e.to_string());
+            None
+        }
+        Err(_) => {
+            store_error(engine, None, "timed out");
+            None
+        }
+    };
     // The record first, then the removal: a crash in between repeats the attempt and
     // records the same id again (no duplicate), never loses the failure.
     if let Some(claim) = event.claim() {
         super::claim::settle_outbox(engine, *claim, Settlement::Failed).await;
     }
     engine.ledger.failed(kind);
+    engine.observe.failed(event, kind, recorded);
 }
 
 /// The update of a replayed record that failed again (`failure.error` is redacted).
