@@ -382,41 +382,7 @@ fn run(
     let refresh = cfg!(feature = "metrics");
     let mut next_refresh = Instant::now();
     loop {
-        let closing = {
-            let mut state = buffer.lock();
-            // The first wait is a poll; after a poll that found nothing, a deep sleep
-            // (until a report wakes it, or the gauges are due).
-            let mut quiet = false;
-            while state.items.is_empty() && !state.closing {
-                let now = Instant::now();
-                if refresh && now >= next_refresh {
-                    break;
-                }
-                let mut wait = (!quiet).then_some(POLL);
-                if refresh {
-                    let due = next_refresh - now;
-                    wait = Some(wait.map_or(due, |w| w.min(due)));
-                }
-                state.asleep = quiet;
-                state = match wait {
-                    Some(wait) => {
-                        buffer
-                            .ready
-                            .wait_timeout(state, wait)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0
-                    }
-                    None => buffer
-                        .ready
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner),
-                };
-                state.asleep = false;
-                quiet = true;
-            }
-            batch.extend(state.items.drain(..));
-            state.closing
-        };
+        let closing = wait_for_reports(&buffer, refresh.then_some(next_refresh), &mut batch);
         if refresh && Instant::now() >= next_refresh {
             if !gauges() && batch.is_empty() {
                 break;
@@ -424,12 +390,7 @@ fn run(
             next_refresh = Instant::now() + interval;
         }
         if let Some(observer) = &observer {
-            for event in batch.drain(..) {
-                let call = std::panic::catch_unwind(AssertUnwindSafe(|| observer.on_event(&event)));
-                if call.is_err() {
-                    ledger.note(Activity::ObserverPanic);
-                }
-            }
+            tell(observer.as_ref(), batch.drain(..), ledger);
         }
         batch.clear();
         if closing && buffer.lock().items.is_empty() {
@@ -439,4 +400,55 @@ fn run(
     let _ = gauges();
     buffer.lock().finished = true;
     buffer.done.notify_all();
+}
+
+/// Waits for reports (or for `refresh_at`), moves them into `batch`, and says whether
+/// the buffer is closing. The first wait is a poll; after a poll that found nothing, a
+/// deep sleep until a report wakes it or the gauges are due.
+fn wait_for_reports(
+    buffer: &Buffer,
+    refresh_at: Option<Instant>,
+    batch: &mut Vec<ObserverEvent>,
+) -> bool {
+    let mut state = buffer.lock();
+    let mut quiet = false;
+    while state.items.is_empty() && !state.closing {
+        let now = Instant::now();
+        if refresh_at.is_some_and(|at| now >= at) {
+            break;
+        }
+        let mut wait = (!quiet).then_some(POLL);
+        if let Some(at) = refresh_at {
+            let due = at - now;
+            wait = Some(wait.map_or(due, |w| w.min(due)));
+        }
+        state.asleep = quiet;
+        state = match wait {
+            Some(wait) => {
+                buffer
+                    .ready
+                    .wait_timeout(state, wait)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+            None => buffer
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner),
+        };
+        state.asleep = false;
+        quiet = true;
+    }
+    batch.extend(state.items.drain(..));
+    state.closing
+}
+
+/// Calls the observer for each report, counting the ones it panicked on.
+fn tell(observer: &dyn Observer, reports: impl Iterator<Item = ObserverEvent>, ledger: &Ledger) {
+    for event in reports {
+        let call = std::panic::catch_unwind(AssertUnwindSafe(|| observer.on_event(&event)));
+        if call.is_err() {
+            ledger.note(Activity::ObserverPanic);
+        }
+    }
 }
