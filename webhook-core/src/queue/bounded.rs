@@ -284,3 +284,7 @@ impl BoundedQueue {
         items
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
