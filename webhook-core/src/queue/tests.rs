@@ -323,3 +323,37 @@ fn the_policies_have_their_configuration_names_and_actions() {
     };
     assert_eq!((empty.len(), empty.is_empty()), (0, true));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_producer_admitted_after_waiting_wakes_the_idle_worker() {
+    let q = queue(
+        1,
+        WebhookQueuePolicy::BlockWithTimeout,
+        Duration::from_secs(60),
+    );
+    fill(&q);
+    // The worker takes the wake-up the first event left and finds the queue empty.
+    q.ready().await;
+    let (done, outcome) = std::sync::mpsc::channel();
+    let producer = {
+        let q = q.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(q.push(event(1)));
+        })
+    };
+    until_a_producer_waits(&q, Duration::from_secs(10));
+    assert_eq!(number(&q.pop().expect("full")), 0);
+    let result = outcome
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the producer is admitted");
+    assert_eq!(result, PushResult::Accepted);
+    producer.join().expect("the producer thread ends");
+    // A worker that waits now must be woken for the admitted event.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), q.ready())
+            .await
+            .is_ok(),
+        "the admitted event never woke the worker"
+    );
+    assert_eq!(number(&q.pop().expect("admitted")), 1);
+}
