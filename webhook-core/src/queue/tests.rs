@@ -357,3 +357,27 @@ async fn a_producer_admitted_after_waiting_wakes_the_idle_worker() {
     );
     assert_eq!(number(&q.pop().expect("admitted")), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_async_producer_admitted_after_waiting_wakes_the_idle_worker() {
+    let q = queue(
+        1,
+        WebhookQueuePolicy::BlockWithTimeout,
+        Duration::from_secs(60),
+    );
+    fill(&q);
+    q.ready().await;
+    let producer = {
+        let q = q.clone();
+        tokio::spawn(async move { q.push_async(event(1)).await })
+    };
+    tokio::task::yield_now().await;
+    assert_eq!(number(&q.pop().expect("full")), 0);
+    assert_eq!(producer.await.expect("ends"), PushResult::Accepted);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), q.ready())
+            .await
+            .is_ok(),
+        "the admitted event never woke the worker"
+    );
+}
