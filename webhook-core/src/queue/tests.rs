@@ -381,3 +381,20 @@ async fn an_async_producer_admitted_after_waiting_wakes_the_idle_worker() {
         "the admitted event never woke the worker"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_worker_keeps_waiting_while_nothing_is_queued() {
+    let q = queue(1, WebhookQueuePolicy::DropNew, Duration::ZERO);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), q.ready())
+            .await
+            .is_err(),
+        "woken with nothing queued"
+    );
+    assert_eq!(q.push(event(0)), PushResult::Accepted);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), q.ready())
+            .await
+            .is_ok()
+    );
+}
