@@ -553,6 +553,16 @@ fn destinations_report_scheme_host_and_credentials() {
         Destination::parse("https://user:pa?ss@hooks.example.com/in", open),
         Err(DestinationError::UnencodedCredentials)
     );
+    // Credentials and an `@` in the path: the path's `@` is not read as credentials.
+    let both = Destination::parse("https://user:pw@hooks.example.com/in@x", open)
+        .expect("credentials and an @ in the path");
+    assert_eq!(both.basic_auth(), Some(("user", "pw")));
+    // A bracketed host whose port is no number, with an `@` further on: credentials
+    // holding `[`, `]`, `:` and `/`, refused as such.
+    assert_eq!(
+        Destination::parse("https://[2606:4700::1]:p/w@hooks.example.com/in", open),
+        Err(DestinationError::UnencodedCredentials)
+    );
     // An `@` after a real port is part of the path, not credentials.
     Destination::parse("https://hooks.example.com:443/in@x", open).expect("an @ in the path");
     assert_eq!(
