@@ -325,6 +325,15 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_delay_is_one_year() {
+        let year = Duration::from_secs(365 * 24 * 3600);
+        assert_eq!(LONGEST_DELAY, year);
+        let huge = RetrySchedule::explicit(vec![Duration::MAX]).without_jitter();
+        assert_eq!(huge.delay(1, None, 0.0), Some(year));
+        assert_eq!(huge.delay(1, Some(Duration::MAX), 0.0), Some(year));
+    }
+
+    #[test]
     fn explicit_schedules_have_their_own_base_cap_and_count() {
         let s = RetrySchedule::explicit(vec![Duration::from_secs(2), Duration::from_secs(90)]);
         assert_eq!(s.max_retries(), 2);
