@@ -397,11 +397,26 @@ async fn a_panicking_transport_loses_nothing_the_event_is_recorded_as_permanent(
 
 #[tokio::test]
 async fn failure_records_carry_the_answer_and_why_no_retry_followed() {
-    let fake = Scripted::status(500);
+    /// Answers 500, holding each first attempt until all five have arrived, so that
+    /// all five fail together.
+    #[derive(Debug)]
+    struct Together(tokio::sync::Barrier);
+    #[async_trait::async_trait]
+    impl webhook_core::Transport for Together {
+        async fn send(
+            &self,
+            request: webhook_core::DeliveryRequest,
+        ) -> Result<DeliveryResponse, TransportError> {
+            if request.attempt == 1 {
+                self.0.wait().await;
+            }
+            Ok(ok(500))
+        }
+    }
     let cfg = no_jitter(config(
         json!({"max_pending_retries": 2, "max_concurrency": 8, "retry_count": 1}),
     ));
-    let (notifier, store) = start(cfg, fake.clone());
+    let (notifier, store) = start(cfg, Arc::new(Together(tokio::sync::Barrier::new(5))));
     for _ in 0..5 {
         notifier.send(&payload());
     }
