@@ -394,3 +394,151 @@ async fn a_panicking_transport_loses_nothing_the_event_is_recorded_as_permanent(
     let stats = notifier.stats();
     assert!(stats.balances() && stats.is_idle(), "{stats:?}");
 }
+
+#[tokio::test]
+async fn failure_records_carry_the_answer_and_why_no_retry_followed() {
+    /// Answers 500, holding each first attempt until all five have arrived, so that
+    /// all five fail together.
+    #[derive(Debug)]
+    struct Together(tokio::sync::Barrier);
+    #[async_trait::async_trait]
+    impl webhook_core::Transport for Together {
+        async fn send(
+            &self,
+            request: webhook_core::DeliveryRequest,
+        ) -> Result<DeliveryResponse, TransportError> {
+            if request.attempt == 1 {
+                self.0.wait().await;
+            }
+            Ok(ok(500))
+        }
+    }
+    let cfg = no_jitter(config(
+        json!({"max_pending_retries": 2, "max_concurrency": 8, "retry_count": 1}),
+    ));
+    let (notifier, store) = start(cfg, Arc::new(Together(tokio::sync::Barrier::new(5))));
+    for _ in 0..5 {
+        notifier.send(&payload());
+    }
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
+    let stats = notifier.stats();
+    // All five fail at once; two may wait, the other three overflow the bound.
+    assert_eq!(
+        (
+            stats.failed_by_kind.overflow,
+            stats.failed_by_kind.exhausted,
+            stats.attempts,
+            stats.retries
+        ),
+        (3, 2, 7, 2),
+        "{stats:?}"
+    );
+    let records = store.list(&RecordFilter::newest(10)).await.expect("list");
+    assert_eq!(records.len(), 5);
+    for record in &records {
+        assert_eq!(record.last_status, Some(500));
+        match record.outcome {
+            FailureKind::Overflow => {
+                assert_eq!(
+                    record.error,
+                    "server answered 500 Internal Server Error (retry not scheduled: max_pending_retries reached)"
+                );
+                assert_eq!(record.attempts, 1);
+            }
+            FailureKind::Exhausted => {
+                assert_eq!(record.error, "server answered 500 Internal Server Error");
+                assert_eq!(record.attempts, 2);
+            }
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert!(stats.balances() && stats.is_idle(), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_retry_due_after_the_shutdown_deadline_is_recorded_at_once_with_its_last_answer() {
+    let fake = Scripted::status(503);
+    let cfg = no_jitter(config(json!({"retry_backoff_ms": 30_000})));
+    let store = Arc::new(MemoryFailureStore::new());
+    let notifier = Notifier::builder(cfg, fake.clone())
+        .store(store.clone())
+        .start()
+        .expect("starts");
+    notifier.send(&payload());
+    let started = std::time::Instant::now();
+    while notifier.stats().waiting_retries == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no retry wait");
+        tokio::task::yield_now().await;
+    }
+    let shutdown = std::time::Instant::now();
+    let report = notifier.shutdown_async(Duration::from_secs(20)).await;
+    assert!(
+        shutdown.elapsed() < Duration::from_secs(10),
+        "a wait past the deadline ends at once, not at the deadline: {:?}",
+        shutdown.elapsed()
+    );
+    assert_eq!(report.stats.failed_by_kind.shutdown, 1, "{report:?}");
+    assert_eq!(fake.seen().len(), 1, "no second attempt");
+    let records = store.list(&RecordFilter::newest(5)).await.expect("list");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, FailureKind::Shutdown);
+    assert_eq!(
+        records[0].error,
+        "server answered 503 Service Unavailable (retry pending at shutdown)"
+    );
+    assert_eq!(
+        (records[0].attempts, records[0].last_status),
+        (1, Some(503))
+    );
+}
+
+#[tokio::test]
+async fn a_retry_due_before_the_shutdown_deadline_is_still_made() {
+    let fake = Scripted::new(|_, n| Ok(if n == 0 { ok(500) } else { ok(204) }));
+    let cfg = no_jitter(config(json!({"retry_backoff_ms": 100})));
+    let store = Arc::new(MemoryFailureStore::new());
+    let notifier = Notifier::builder(cfg, fake.clone())
+        .store(store.clone())
+        .start()
+        .expect("starts");
+    notifier.send(&payload());
+    let started = std::time::Instant::now();
+    while notifier.stats().waiting_retries == 0 && fake.seen().len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no retry wait");
+        tokio::task::yield_now().await;
+    }
+    let report = notifier.shutdown_async(Duration::from_secs(30)).await;
+    assert_eq!(report.stats.delivered, 1, "{report:?}");
+    assert_eq!(fake.seen().len(), 2);
+    assert_eq!(store.count().await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn an_answer_within_the_backstop_margin_counts_and_one_after_it_does_not() {
+    /// Answers 204 this long after the configured timeout.
+    #[derive(Debug)]
+    struct After(Duration);
+    #[async_trait::async_trait]
+    impl webhook_core::Transport for After {
+        async fn send(
+            &self,
+            request: webhook_core::DeliveryRequest,
+        ) -> Result<DeliveryResponse, TransportError> {
+            tokio::time::sleep(request.timeout + self.0).await;
+            Ok(ok(204))
+        }
+    }
+    for (late_ms, delivered) in [(200, 1), (300, 0)] {
+        let cfg = config(json!({"timeout_secs": 5, "retry_count": 0}));
+        let (notifier, store) = start(cfg, Arc::new(After(Duration::from_millis(late_ms))));
+        let stats = send_one(&notifier).await;
+        assert_eq!(stats.delivered, delivered, "{late_ms} ms late");
+        if delivered == 0 {
+            let records = store.list(&RecordFilter::newest(5)).await.expect("list");
+            assert_eq!(
+                records[0].error,
+                "no response from https://hooks.example.com/… within 5000ms"
+            );
+        }
+    }
+}

@@ -373,3 +373,245 @@ fn addresses_are_classified_including_mapped_forms() {
     );
     assert_eq!(classify_host("hooks.example.com"), None);
 }
+
+#[test]
+fn every_private_range_is_classified_at_its_edges_and_its_neighbours_are_public() {
+    use BlockedReason::*;
+    use std::net::IpAddr;
+    let cases = [
+        ("127.255.0.1", Some(Loopback)),
+        ("128.0.0.1", None),
+        ("0.1.2.3", Some(Unspecified)),
+        ("1.0.0.1", None),
+        ("10.255.255.255", Some(Private)),
+        ("11.0.0.1", None),
+        ("172.15.255.255", None),
+        ("172.31.255.255", Some(Private)),
+        ("171.16.0.1", None),
+        ("192.168.0.1", Some(Private)),
+        ("192.169.0.1", None),
+        ("193.168.0.1", None),
+        ("100.63.255.255", None),
+        ("100.64.0.0", Some(SharedAddressSpace)),
+        ("100.127.255.255", Some(SharedAddressSpace)),
+        ("100.128.0.0", None),
+        ("101.64.0.1", None),
+        ("169.254.0.1", Some(LinkLocal)),
+        ("169.254.255.255", Some(LinkLocal)),
+        ("169.253.0.1", None),
+        ("170.254.0.1", None),
+        ("8.254.0.1", None),
+        ("169.254.169.254", Some(CloudMetadata)),
+        ("100.100.100.200", Some(CloudMetadata)),
+        ("168.63.129.16", Some(CloudMetadata)),
+        ("223.255.255.255", None),
+        ("224.0.0.1", Some(Multicast)),
+        ("239.255.255.250", Some(Multicast)),
+        ("240.0.0.1", Some(Multicast)),
+        // IPv6, including the forms that carry an IPv4 address.
+        ("::1", Some(Loopback)),
+        ("::ffff:169.254.1.1", Some(LinkLocal)),
+        ("::10.0.0.1", Some(Private)),
+        ("::169.254.1.1", Some(LinkLocal)),
+        ("::8.8.8.8", None),
+        ("64:ff9b::8.8.8.8", None),
+        ("64:ff9b::127.0.0.1", Some(Loopback)),
+        ("2606:4700::a00:1", None),
+        ("2606:4700::a9fe:101", None),
+        ("fc00::1", Some(UniqueLocal)),
+        ("fdff:ffff::1", Some(UniqueLocal)),
+        ("fe80::1", Some(LinkLocal)),
+        ("febf:ffff::1", Some(LinkLocal)),
+        ("fec0::1", None),
+        ("fe00::1", None),
+        ("ff00::1", Some(Multicast)),
+        ("ff02::1", Some(Multicast)),
+        ("fd00:ec2::254", Some(CloudMetadata)),
+        ("fd00:ec2::255", Some(UniqueLocal)),
+    ];
+    for (ip, expected) in cases {
+        let parsed: IpAddr = ip.parse().expect("ip");
+        assert_eq!(classify_ip(parsed), expected, "{ip}");
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_owned()
+        };
+        assert_eq!(classify_host(&host), expected, "{host}");
+    }
+}
+
+#[test]
+fn host_names_are_judged_by_their_text() {
+    use BlockedReason::*;
+    let cases = [
+        ("localhost", Some(Loopback)),
+        ("LocalHost.", Some(Loopback)),
+        ("api.localhost", Some(Loopback)),
+        ("notlocalhost", None),
+        ("localhost.example.com", None),
+        ("metadata", Some(CloudMetadata)),
+        ("instance-data", Some(CloudMetadata)),
+        ("metadata.google.internal", Some(CloudMetadata)),
+        ("metadata.azure.internal", Some(CloudMetadata)),
+        (
+            "computeMetadata.metadata.google.internal",
+            Some(CloudMetadata),
+        ),
+        ("metadata.example.com", None),
+        ("hooks.example.com", None),
+    ];
+    for (host, expected) in cases {
+        assert_eq!(classify_host(host), expected, "{host}");
+    }
+}
+
+#[test]
+fn blocked_reasons_describe_themselves() {
+    use BlockedReason::*;
+    let cases = [
+        (Loopback, "loopback address"),
+        (Private, "private (RFC 1918) address"),
+        (UniqueLocal, "unique-local IPv6 address"),
+        (
+            SharedAddressSpace,
+            "carrier-grade NAT (100.64.0.0/10) address",
+        ),
+        (LinkLocal, "link-local address"),
+        (Unspecified, "unspecified address"),
+        (Multicast, "multicast or broadcast address"),
+        (CloudMetadata, "cloud metadata endpoint"),
+    ];
+    for (reason, text) in cases {
+        assert_eq!(reason.describe(), text);
+        assert_eq!(reason.to_string(), text);
+    }
+}
+
+#[test]
+fn ports_are_checked_after_brackets_and_credentials() {
+    let open = DestinationPolicy {
+        allow_insecure_http: true,
+        allow_private_targets: true,
+    };
+    let parse = |url: &str| Destination::parse(url, open);
+    for fine in [
+        "https://[2606:4700::1]:8443/x",
+        "https://[2606:4700::1]/x",
+        "https://[::1]:1/x",
+        "https://[::1]:65535/x",
+        "https://u:p@[::1]:443/x",
+        "https://u:p@host:443/x",
+        "https://host/x:0",
+    ] {
+        parse(fine).unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+    for (bad, port) in [
+        ("https://[2606:4700::1]:0/x", "0"),
+        ("https://[::1]:0/x", "0"),
+        ("https://host:0/x", "0"),
+        ("https://u:p@host:0/x", "0"),
+        ("https://u:p@[::1]:0/x", "0"),
+    ] {
+        assert_eq!(
+            parse(bad),
+            Err(DestinationError::InvalidPort {
+                port: port.to_owned()
+            }),
+            "{bad}"
+        );
+    }
+    let d = parse("https://[2606:4700::1]:8443/x").expect("valid");
+    assert_eq!(d.host(), "[2606:4700::1]");
+    assert_eq!(d.redacted(), "https://[2606:4700::1]:8443/…");
+}
+
+#[test]
+fn destinations_report_scheme_host_and_credentials() {
+    let open = DestinationPolicy {
+        allow_insecure_http: true,
+        allow_private_targets: false,
+    };
+    let plain = Destination::parse("http://hooks.example.com/in", open).expect("valid");
+    assert!(!plain.is_https());
+    assert_eq!(plain.host(), "hooks.example.com");
+    assert_eq!(plain.basic_auth(), None);
+    assert_eq!(
+        format!("{plain:?}"),
+        "Destination(\"http://hooks.example.com/…\")"
+    );
+    assert_eq!(plain.to_string(), "http://hooks.example.com/…");
+    let secure = Destination::parse(" HTTPS://u@hooks.example.com/in ", open).expect("valid");
+    assert!(secure.is_https());
+    assert_eq!(secure.basic_auth(), Some(("u", "")));
+    assert_eq!(secure.uri().to_string(), "https://hooks.example.com/in");
+    assert_eq!(
+        Destination::parse("https://user:pa/ss@hooks.example.com/in", open),
+        Err(DestinationError::UnencodedCredentials)
+    );
+    assert_eq!(
+        Destination::parse("https://user:pa?ss@hooks.example.com/in", open),
+        Err(DestinationError::UnencodedCredentials)
+    );
+    // Credentials and an `@` in the path: the path's `@` is not read as credentials.
+    let both = Destination::parse("https://user:pw@hooks.example.com/in@x", open)
+        .expect("credentials and an @ in the path");
+    assert_eq!(both.basic_auth(), Some(("user", "pw")));
+    // A bracketed host whose port is no number, with an `@` further on: credentials
+    // holding `[`, `]`, `:` and `/`, refused as such.
+    assert_eq!(
+        Destination::parse("https://[2606:4700::1]:p/w@hooks.example.com/in", open),
+        Err(DestinationError::UnencodedCredentials)
+    );
+    // An `@` after a real port is part of the path, not credentials.
+    Destination::parse("https://hooks.example.com:443/in@x", open).expect("an @ in the path");
+    assert_eq!(
+        Destination::parse("ftp://hooks.example.com/in", open),
+        Err(DestinationError::UnsupportedScheme {
+            scheme: "ftp".to_owned()
+        })
+    );
+    assert_eq!(
+        Destination::parse("https://localhost/in", open),
+        Err(DestinationError::PrivateTarget {
+            host: "localhost".to_owned(),
+            reason: BlockedReason::Loopback
+        })
+    );
+    assert_eq!(
+        Destination::parse("http://hooks.example.com/in", DestinationPolicy::default()),
+        Err(DestinationError::InsecureHttp {
+            destination: "http://hooks.example.com/…".to_owned()
+        })
+    );
+}
+
+#[test]
+fn destination_errors_explain_themselves() {
+    let cases = [
+        (
+            DestinationError::Malformed,
+            "`url` is not a valid absolute URL; expected https://host[:port]/path",
+        ),
+        (
+            DestinationError::MissingHost,
+            "`url` has no host; expected https://host[:port]/path",
+        ),
+        (
+            DestinationError::InvalidPort {
+                port: "0".to_owned(),
+            },
+            "`url` has port `0`; expected a number in 1..=65535",
+        ),
+        (
+            DestinationError::PrivateTarget {
+                host: "10.0.0.1".to_owned(),
+                reason: BlockedReason::Private,
+            },
+            "`url` host `10.0.0.1` is a private (RFC 1918) address; set allow_private_targets = true to allow it",
+        ),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}

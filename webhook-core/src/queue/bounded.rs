@@ -349,49 +349,5 @@ impl BoundedQueue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{WebhookEventType, WebhookMessage, WebhookPayload};
-    use crate::queue::WebhookQueuePolicy;
-
-    fn event() -> QueuedEvent {
-        let payload = WebhookPayload::new(WebhookEventType::TaskCreated);
-        QueuedEvent::new(WebhookMessage::from_payload(&payload).expect("message"))
-    }
-
-    fn queue() -> BoundedQueue {
-        let policy = Arc::new(WebhookQueuePolicy::DropNew);
-        let ledger = Arc::new(Ledger::default());
-        BoundedQueue::new(1000, policy, Duration::ZERO, ledger)
-    }
-
-    #[test]
-    fn stamps_are_the_latest_reading_and_one_enqueue_in_64_reads_the_clock() {
-        let q = queue();
-        let read = q.stamps.read();
-        for _ in 0..READ_EVERY - 1 {
-            assert_eq!(q.push(event()), PushResult::Accepted);
-        }
-        assert_eq!(q.stamps.latest(), read, "no enqueue read the clock");
-        let before = q.stamps.origin.elapsed().as_nanos() as u64;
-        q.push(event());
-        let stamps: Vec<u64> = q.lock().items.iter().map(|e| e.enqueued_at).collect();
-        assert!(stamps[..63].iter().all(|s| *s == read));
-        assert!(stamps[63] >= before, "the 64th enqueue read the clock");
-    }
-
-    #[test]
-    fn the_oldest_age_is_never_less_than_the_true_wait() {
-        let q = queue();
-        assert_eq!(q.oldest_age(), None);
-        q.push(event());
-        let pushed = Instant::now();
-        q.push(event());
-        let at_least = pushed.elapsed();
-        let age = q.oldest_age().expect("queued");
-        assert!(age >= at_least, "{age:?} < {at_least:?}");
-        q.pop();
-        q.pop();
-        assert_eq!(q.oldest_age(), None);
-    }
-}
+#[path = "tests.rs"]
+mod tests;

@@ -303,6 +303,73 @@ mod tests {
         }
     }
 
+    #[test]
+    fn jitter_reaches_exactly_its_bounds_and_clamps_samples_beyond_them() {
+        let s = RetrySchedule::exponential(3, Duration::from_secs(10));
+        assert!(s.has_jitter());
+        assert!(!s.clone().without_jitter().has_jitter());
+        let ms = |unit: f64| s.delay(1, None, unit).expect("within retries").as_millis();
+        assert_eq!((ms(-1.0), ms(0.0), ms(1.0)), (8_000, 10_000, 12_000));
+        assert_eq!((ms(-7.5), ms(0.5), ms(7.5)), (8_000, 11_000, 12_000));
+        assert_eq!(ms(f64::NEG_INFINITY), 8_000);
+        // Without jitter the sample is ignored; a Retry-After is never jittered.
+        let exact = s.clone().without_jitter();
+        assert_eq!(exact.delay(1, None, 1.0), Some(Duration::from_secs(10)));
+        assert_eq!(
+            s.delay(1, Some(Duration::from_secs(4)), -1.0),
+            Some(Duration::from_secs(4))
+        );
+        // At the cap, jitter may still add its 20 % (the ceiling), never more.
+        assert_eq!(s.delay(3, None, 1.0), Some(Duration::from_secs(36)));
+        assert_eq!(s.delay(3, None, -1.0), Some(Duration::from_secs(24)));
+    }
+
+    #[test]
+    fn the_longest_delay_is_one_year() {
+        let year = Duration::from_secs(365 * 24 * 3600);
+        assert_eq!(LONGEST_DELAY, year);
+        let huge = RetrySchedule::explicit(vec![Duration::MAX]).without_jitter();
+        assert_eq!(huge.delay(1, None, 0.0), Some(year));
+        assert_eq!(huge.delay(1, Some(Duration::MAX), 0.0), Some(year));
+    }
+
+    #[test]
+    fn explicit_schedules_have_their_own_base_cap_and_count() {
+        let s = RetrySchedule::explicit(vec![Duration::from_secs(2), Duration::from_secs(90)]);
+        assert_eq!(s.max_retries(), 2);
+        assert_eq!(s.cap(), Duration::from_secs(90));
+        assert_eq!(s.base_delay(1), Some(Duration::from_secs(2)));
+        assert_eq!(s.base_delay(2), Some(Duration::from_secs(90)));
+        assert_eq!((s.base_delay(0), s.base_delay(3)), (None, None));
+        assert!(s.has_jitter());
+        assert_eq!(s.delay(2, None, 1.0), Some(Duration::from_secs(108)));
+        assert_eq!(
+            s.delay(1, Some(Duration::from_secs(60)), 0.0),
+            Some(Duration::from_secs(60))
+        );
+        let short = RetrySchedule::explicit(vec![Duration::from_secs(1)]);
+        assert_eq!(short.cap(), DEFAULT_MAX_DELAY);
+        assert_eq!(
+            short.delay(1, Some(Duration::from_secs(3600)), 0.0),
+            Some(DEFAULT_MAX_DELAY)
+        );
+        let none = RetrySchedule::explicit(Vec::new());
+        assert_eq!((none.max_retries(), none.cap()), (0, DEFAULT_MAX_DELAY));
+        assert_eq!(none.delay(1, None, 0.0), None);
+        let d = RetrySchedule::default();
+        assert_eq!(d, RetrySchedule::exponential(3, Duration::from_secs(1)));
+        assert_eq!((d.max_retries(), d.cap()), (3, DEFAULT_MAX_DELAY));
+        assert_eq!(d.base_delay(3), Some(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn a_random_jitter_source_spreads_over_the_unit_range() {
+        let mut rng = JitterSource::random();
+        let samples: Vec<f64> = (0..1_000).map(|_| rng.next_unit()).collect();
+        assert!(samples.iter().all(|u| (-1.0..=1.0).contains(u)));
+        assert!(samples.iter().any(|&u| u < -0.5) && samples.iter().any(|&u| u > 0.5));
+    }
+
     /// Durations from zero to `Duration::MAX`, weighted towards the edges.
     fn duration() -> impl Strategy<Value = Duration> {
         prop_oneof![

@@ -192,3 +192,222 @@ fn header_values_match_the_string_forms() {
     assert_eq!(hex.len(), hex.capacity());
     assert_eq!(headers[DEFAULT_HEX_HEADER], hex.as_str());
 }
+
+#[test]
+fn a_timestamp_up_to_the_tolerance_in_the_past_or_future_verifies() {
+    let v = verifier(&[REF_SECRET]);
+    for now in [
+        REF_TS,
+        REF_TS + 1,
+        REF_TS + 299,
+        REF_TS + 300,
+        REF_TS - 1,
+        REF_TS - 300,
+    ] {
+        v.verify_standard_parts(REF_ID, "1614265330", REF_SIG, REF_BODY, at(now))
+            .unwrap_or_else(|e| panic!("{} s off: {e}", now.abs_diff(REF_TS)));
+    }
+    assert_eq!(
+        v.verify_standard_parts(REF_ID, "1614265330", REF_SIG, REF_BODY, at(REF_TS - 301)),
+        Err(VerifyError::TooNew {
+            ahead_secs: 301,
+            tolerance_secs: 300
+        })
+    );
+    // A narrower tolerance is the one in force, both ways.
+    let strict = verifier(&[REF_SECRET]).with_tolerance(Duration::from_secs(10));
+    for now in [REF_TS + 10, REF_TS - 10] {
+        strict
+            .verify_standard_parts(REF_ID, "1614265330", REF_SIG, REF_BODY, at(now))
+            .expect("within 10 s");
+    }
+    assert_eq!(
+        strict.verify_standard_parts(REF_ID, "1614265330", REF_SIG, REF_BODY, at(REF_TS + 11)),
+        Err(VerifyError::TooOld {
+            age_secs: 11,
+            tolerance_secs: 10
+        })
+    );
+    assert_eq!(
+        strict.verify_standard_parts(REF_ID, " 1614265330 ", REF_SIG, REF_BODY, at(REF_TS - 11)),
+        Err(VerifyError::TooNew {
+            ahead_secs: 11,
+            tolerance_secs: 10
+        })
+    );
+    assert_eq!(
+        format!("{strict:?}"),
+        "Verifier { secrets: 1, tolerance: 10s }"
+    );
+}
+
+#[test]
+fn any_matching_secret_or_v1_entry_verifies_and_other_versions_are_skipped() {
+    let other =
+        signer(&["other"], SignatureScheme::Standard).standard_signature(REF_ID, REF_TS, REF_BODY);
+    // The matching entry second, after another secret's and an unknown version's.
+    let listed = format!("{other} v2,bm90LWEtdjEtc2ln {REF_SIG}");
+    let v = verifier(&["whsec_AAAA", REF_SECRET]);
+    v.verify_standard_parts(REF_ID, "1614265330", &listed, REF_BODY, at(REF_TS))
+        .expect("the second secret matches the third entry");
+    // The id and the timestamp are part of what is signed.
+    assert_eq!(
+        v.verify_standard_parts("msg_other", "1614265330", REF_SIG, REF_BODY, at(REF_TS)),
+        Err(VerifyError::Mismatch)
+    );
+    assert_eq!(
+        v.verify_standard_parts(REF_ID, "1614265331", REF_SIG, REF_BODY, at(REF_TS)),
+        Err(VerifyError::Mismatch)
+    );
+    let only_v2 = v.verify_standard_parts(REF_ID, "1614265330", "v2,abcd", REF_BODY, at(REF_TS));
+    assert_eq!(
+        only_v2,
+        Err(VerifyError::BadFormat {
+            header: WEBHOOK_SIGNATURE,
+            expected: "at least one `v1,<base64>` entry"
+        })
+    );
+    for malformed in ["v1", "v1,not*base64", "v1;abc"] {
+        assert_eq!(
+            v.verify_standard_parts(REF_ID, "1614265330", malformed, REF_BODY, at(REF_TS)),
+            Err(VerifyError::BadFormat {
+                header: WEBHOOK_SIGNATURE,
+                expected: "space-separated `v1,<base64>` entries"
+            }),
+            "{malformed}"
+        );
+    }
+}
+
+#[test]
+fn standard_verification_names_each_missing_or_unreadable_header() {
+    let v = verifier(&[REF_SECRET]);
+    let mut headers = HeaderMap::new();
+    headers.insert(WEBHOOK_ID, REF_ID.parse().expect("value"));
+    assert_eq!(
+        v.verify_standard(&headers, REF_BODY, at(REF_TS)),
+        Err(VerifyError::MissingHeader(WEBHOOK_TIMESTAMP))
+    );
+    headers.insert(WEBHOOK_TIMESTAMP, "1614265330".parse().expect("value"));
+    assert_eq!(
+        v.verify_standard(&headers, REF_BODY, at(REF_TS)),
+        Err(VerifyError::MissingHeader(WEBHOOK_SIGNATURE))
+    );
+    headers.insert(WEBHOOK_SIGNATURE, REF_SIG.parse().expect("value"));
+    v.verify_standard(&headers, REF_BODY, at(REF_TS))
+        .expect("complete headers verify");
+    headers.insert(
+        WEBHOOK_ID,
+        http::HeaderValue::from_bytes(b"msg_\xff").expect("opaque bytes are allowed"),
+    );
+    assert_eq!(
+        v.verify_standard(&headers, REF_BODY, at(REF_TS)),
+        Err(VerifyError::BadFormat {
+            header: WEBHOOK_ID,
+            expected: "visible ASCII"
+        })
+    );
+}
+
+#[test]
+fn hex_verification_accepts_any_configured_secret_and_explains_its_form() {
+    let good = signer(&["k2"], SignatureScheme::Hex)
+        .hex_signature(b"body")
+        .expect("signed");
+    verifier(&["k1", "k2"])
+        .verify_hex(&format!(" {good} "), b"body")
+        .expect("the second secret matches");
+    let form = Err(VerifyError::BadFormat {
+        header: "signature",
+        expected: "`sha256=` followed by 64 hex digits",
+    });
+    assert_eq!(verifier(&["k2"]).verify_hex("sha256=abcd", b"body"), form);
+    assert_eq!(verifier(&["k2"]).verify_hex(&good[7..], b"body"), form);
+}
+
+#[test]
+fn verify_errors_explain_themselves() {
+    let cases = [
+        (
+            VerifyError::MissingHeader("webhook-id"),
+            "missing header `webhook-id`",
+        ),
+        (
+            VerifyError::TooOld {
+                age_secs: 301,
+                tolerance_secs: 300,
+            },
+            "timestamp is 301 s old; the tolerance is 300 s",
+        ),
+        (
+            VerifyError::TooNew {
+                ahead_secs: 400,
+                tolerance_secs: 300,
+            },
+            "timestamp is 400 s in the future; the tolerance is 300 s",
+        ),
+        (
+            VerifyError::Mismatch,
+            "no signature matches the configured secret(s)",
+        ),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}
+
+#[test]
+fn signer_reports_its_headers_and_debug_form_per_scheme() {
+    let names = |scheme, secrets: &[&str]| -> Vec<String> {
+        signer(secrets, scheme)
+            .header_names()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert_eq!(
+        names(SignatureScheme::Standard, &["k"]),
+        [WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE]
+    );
+    assert_eq!(names(SignatureScheme::Hex, &["k"]), [DEFAULT_HEX_HEADER]);
+    assert_eq!(
+        names(SignatureScheme::Both, &["k"]),
+        [WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE, DEFAULT_HEX_HEADER]
+    );
+    assert!(names(SignatureScheme::Both, &[]).is_empty());
+    assert!(!signer(&[], SignatureScheme::Both).is_active());
+    assert!(signer(&["k"], SignatureScheme::Hex).is_active());
+    assert_eq!(signer(&[], SignatureScheme::Hex).hex_signature(b"x"), None);
+    assert_eq!(
+        signer(&[], SignatureScheme::Standard).standard_signature("i", 1, b"x"),
+        ""
+    );
+    assert_eq!(
+        format!("{:?}", signer(&["a", "b"], SignatureScheme::Hex)),
+        "Signer { secrets: 2, scheme: Hex, hex_header: \"x-webhook-signature-256\" }"
+    );
+    // Standard only: no hex header; hex only: no timestamp.
+    let mut standard = HeaderMap::new();
+    signer(&["k"], SignatureScheme::Standard).sign_into(&mut standard, REF_ID, REF_TS, REF_BODY);
+    assert!(standard.get(DEFAULT_HEX_HEADER).is_none());
+    assert_eq!(standard.len(), 2);
+    let mut hex = HeaderMap::new();
+    signer(&["k"], SignatureScheme::Hex).sign_into(&mut hex, REF_ID, REF_TS, REF_BODY);
+    assert!(hex.get(WEBHOOK_TIMESTAMP).is_none());
+    assert_eq!(hex.len(), 1);
+}
+
+#[test]
+fn signing_replaces_earlier_signature_headers() {
+    let s = signer(&[REF_SECRET], SignatureScheme::Both);
+    let mut headers = HeaderMap::new();
+    s.sign_into(&mut headers, REF_ID, 1, REF_BODY);
+    s.sign_into(&mut headers, REF_ID, REF_TS, REF_BODY);
+    assert_eq!(headers.get_all(WEBHOOK_SIGNATURE).iter().count(), 1);
+    assert_eq!(headers[WEBHOOK_SIGNATURE], REF_SIG);
+    assert_eq!(headers.get_all(DEFAULT_HEX_HEADER).iter().count(), 1);
+    let mut removed = HeaderMap::new();
+    removed.insert(WEBHOOK_SIGNATURE, "stale".parse().expect("value"));
+    set_or_remove(&mut removed, &WEBHOOK_SIGNATURE_NAME, None);
+    assert!(removed.is_empty());
+}

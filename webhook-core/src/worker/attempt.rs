@@ -151,3 +151,97 @@ async fn bounded<F: Future>(
         tokio::time::timeout(backstop, attempt).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    fn answer(code: u16, retry_after: Option<u64>) -> Verdict {
+        let mut response = DeliveryResponse::new(StatusCode::from_u16(code).expect("valid"));
+        if let Some(secs) = retry_after {
+            response = response.with_retry_after(Duration::from_secs(secs));
+        }
+        judge(Ok(response))
+    }
+
+    #[test]
+    fn failed_answers_explain_themselves_with_their_hints() {
+        let cases = [
+            (
+                301,
+                "server answered 301 Moved Permanently (redirects are not followed)",
+            ),
+            (
+                399,
+                "server answered 399 <unknown status code> (redirects are not followed)",
+            ),
+            (
+                410,
+                "server answered 410 Gone (the receiver wants no more deliveries)",
+            ),
+            (404, "server answered 404 Not Found"),
+            (500, "server answered 500 Internal Server Error"),
+        ];
+        for (code, text) in cases {
+            let verdict = answer(code, None);
+            assert_eq!(verdict.error, text);
+            assert_eq!(verdict.status, Some(code));
+        }
+        let ok = answer(204, Some(5));
+        assert_eq!((ok.class, ok.error.as_str()), (StatusClass::Success, ""));
+    }
+
+    #[test]
+    fn retry_after_is_kept_only_on_429_and_503() {
+        for (code, kept) in [
+            (429, true),
+            (503, true),
+            (500, false),
+            (502, false),
+            (200, false),
+        ] {
+            let verdict = answer(code, Some(7));
+            let expected = kept.then_some(Duration::from_secs(7));
+            assert_eq!(verdict.retry_after, expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn transport_errors_keep_their_text_and_retryability() {
+        let timeout = judge(Err(TransportError::Timeout {
+            destination: "https://h/…".to_owned(),
+            after: Duration::from_millis(1500),
+        }));
+        assert_eq!(timeout.class, StatusClass::Retryable);
+        assert_eq!((timeout.status, timeout.retry_after), (None, None));
+        assert_eq!(timeout.error, "no response from https://h/… within 1500ms");
+        let blocked = judge(Err(TransportError::Blocked {
+            destination: "https://h/…".to_owned(),
+            reason: crate::config::BlockedReason::Loopback,
+        }));
+        assert_eq!(blocked.class, StatusClass::Permanent);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_backstop_fires_at_its_bound_and_not_before() {
+        let backstop = Duration::from_secs(5) + BACKSTOP_MARGIN;
+        assert_eq!(BACKSTOP_MARGIN, Duration::from_millis(250));
+        let started = tokio::time::Instant::now();
+        let late = async {
+            tokio::time::sleep(backstop + Duration::from_millis(1)).await;
+        };
+        assert!(bounded(false, backstop, late).await.is_err());
+        assert_eq!(tokio::time::Instant::now() - started, backstop);
+        let in_time = async {
+            tokio::time::sleep(backstop - Duration::from_millis(1)).await;
+            7
+        };
+        assert_eq!(bounded(false, backstop, in_time).await.ok(), Some(7));
+        let trusted = async {
+            tokio::time::sleep(backstop * 3).await;
+            8
+        };
+        assert_eq!(bounded(true, backstop, trusted).await.ok(), Some(8));
+    }
+}
