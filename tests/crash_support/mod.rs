@@ -97,12 +97,12 @@ pub(crate) fn child_main_if_asked() {
     let mut out = std::io::stdout().lock();
     if mode == "drain" {
         let idle = notifier.wait_idle(Duration::from_secs(120));
-        let stats = notifier.stats();
         let report = notifier.shutdown(Duration::from_secs(10));
+        let stats = report.stats;
         let _ = writeln!(
             out,
-            "drained idle={idle} left={} {stats:?}",
-            report.left_in_outbox
+            "drained idle={idle} left={} recovered={} delivered={} failed={}",
+            report.left_in_outbox, stats.recovered, stats.delivered, stats.failed
         );
         std::process::exit(0);
     }
