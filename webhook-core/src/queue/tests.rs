@@ -428,3 +428,36 @@ fn the_oldest_age_is_never_less_than_the_true_wait() {
     q.pop();
     assert_eq!(q.oldest_age(), None);
 }
+
+/// Remembers what a full queue told it, and drops the incoming event.
+#[derive(Debug, Default)]
+struct Remembers(std::sync::Mutex<Vec<(Duration, usize, usize, bool, bool)>>);
+
+impl QueuePolicy for Remembers {
+    fn on_full(&self, full: &FullQueue<'_>) -> FullQueueAction {
+        let seen = (
+            full.configured_wait(),
+            full.queued().count(),
+            full.len(),
+            full.is_empty(),
+            full.incoming().is_replay(),
+        );
+        self.0.lock().expect("not poisoned").push(seen);
+        FullQueueAction::DropIncoming
+    }
+}
+
+#[test]
+fn a_policy_is_shown_the_configured_wait_the_queue_and_the_incoming_event() {
+    let policy = Arc::new(Remembers::default());
+    let q = BoundedQueue::new(
+        3,
+        policy.clone(),
+        Duration::from_millis(123),
+        Arc::new(Ledger::default()),
+    );
+    fill(&q);
+    assert_eq!(q.push(event(9)), PushResult::Full);
+    let seen = policy.0.lock().expect("not poisoned").clone();
+    assert_eq!(seen, [(Duration::from_millis(123), 3, 3, false, false)]);
+}
