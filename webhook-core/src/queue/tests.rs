@@ -429,9 +429,13 @@ fn the_oldest_age_is_never_less_than_the_true_wait() {
     assert_eq!(q.oldest_age(), None);
 }
 
-/// Remembers what a full queue told it, and drops the incoming event.
+/// What a policy was shown: the configured wait, the queued events counted one by one,
+/// `len`, `is_empty`, and whether the incoming event is a replay.
+type Shown = (Duration, usize, usize, bool, bool);
+
+/// Remembers what a full queue showed it, and drops the incoming event.
 #[derive(Debug, Default)]
-struct Remembers(std::sync::Mutex<Vec<(Duration, usize, usize, bool, bool)>>);
+struct Remembers(std::sync::Mutex<Vec<Shown>>);
 
 impl QueuePolicy for Remembers {
     fn on_full(&self, full: &FullQueue<'_>) -> FullQueueAction {
