@@ -124,12 +124,14 @@ async fn the_gauges_show_queue_depth_in_flight_and_the_oldest_pending_age() {
     notifier.send(&payload);
 
     notifier.update_gauges();
+    // Read the gauges before taking the figures: the observer thread may refresh the
+    // gauges at any moment, but never with an age computed after this read.
+    let now = read(&snap);
     let oldest = notifier
         .figures()
         .oldest_pending
         .expect("pending")
         .as_secs_f64();
-    let now = read(&snap);
     assert_eq!(gauge(&now, names::QUEUE_DEPTH), 2.0);
     assert_eq!(gauge(&now, names::IN_FLIGHT), 1.0);
     let shown = gauge(&now, names::OLDEST_PENDING_SECONDS);
