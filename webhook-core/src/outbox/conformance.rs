@@ -182,26 +182,26 @@ pub async fn settles_are_fenced_and_idempotent(outbox: &dyn Outbox) {
     );
 }
 
+/// Appends `new` and claims it at once (as `owner`, at [`BASE_MS`]).
+async fn append_then_claim(outbox: &dyn Outbox, owner: &OwnerId, new: NewEntry) -> Vec<Claimed> {
+    outbox.append(owner, vec![new]).await.expect("append");
+    let got = outbox
+        .claim(owner, BASE_MS, LEASE, 10)
+        .await
+        .expect("claim");
+    assert_eq!(got.len(), 1, "the appended entry is claimed");
+    got
+}
+
 /// `RetryAt` releases the lease, stores the attempts and waits until `not_before`.
 pub async fn retry_later_waits_and_keeps_the_attempt_count(outbox: &dyn Outbox) {
     let owner = OwnerId::generate();
-    outbox
-        .append(&owner, vec![entry(9, BASE_MS)])
-        .await
-        .expect("append");
-    let got = outbox
-        .claim(&owner, BASE_MS, LEASE, 10)
-        .await
-        .expect("claim");
+    let got = append_then_claim(outbox, &owner, entry(9, BASE_MS)).await;
     let later = BASE_MS + 300_000;
-    let retry = Settle {
-        id: got[0].entry.id,
-        token: got[0].token,
-        how: Settlement::RetryAt {
-            attempts: 4,
-            not_before_ms: later,
-        },
-    };
+    let retry = got[0].settle(Settlement::RetryAt {
+        attempts: 4,
+        not_before_ms: later,
+    });
     assert_eq!(outbox.settle(vec![retry]).await.expect("settle").applied, 1);
     let twice = outbox.settle(vec![retry]).await.expect("settle");
     assert_eq!(twice.fenced, 1, "a retry is scheduled once per attempt");
@@ -220,19 +220,8 @@ pub async fn retry_later_waits_and_keeps_the_attempt_count(outbox: &dyn Outbox) 
 /// `Release` gives the entry back, due at once, with its attempt count.
 pub async fn release_makes_an_entry_due_again(outbox: &dyn Outbox) {
     let owner = OwnerId::generate();
-    outbox
-        .append(&owner, vec![entry(11, BASE_MS)])
-        .await
-        .expect("append");
-    let got = outbox
-        .claim(&owner, BASE_MS, LEASE, 10)
-        .await
-        .expect("claim");
-    let release = Settle {
-        id: got[0].entry.id,
-        token: got[0].token,
-        how: Settlement::Release { attempts: 6 },
-    };
+    let got = append_then_claim(outbox, &owner, entry(11, BASE_MS)).await;
+    let release = got[0].settle(Settlement::Release { attempts: 6 });
     assert_eq!(
         outbox.settle(vec![release]).await.expect("settle").applied,
         1
