@@ -49,6 +49,37 @@ fn until_a_producer_waits(q: &BoundedQueue, limit: Duration) {
     }
 }
 
+/// A producer thread blocked in the queue's wait with event `n`.
+struct Blocked {
+    outcome: std::sync::mpsc::Receiver<PushResult>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Starts a producer that pushes event `n` into the full `q`, and returns once it waits.
+fn blocked_producer(q: &Arc<BoundedQueue>, n: usize) -> Blocked {
+    let (done, outcome) = std::sync::mpsc::channel();
+    let thread = {
+        let q = q.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(q.push(event(n)));
+        })
+    };
+    until_a_producer_waits(q, Duration::from_secs(10));
+    Blocked { outcome, thread }
+}
+
+impl Blocked {
+    /// What the push came to (bounded wait), once the thread has ended.
+    fn result(self, why: &str) -> PushResult {
+        let result = self
+            .outcome
+            .recv_timeout(Duration::from_secs(20))
+            .expect(why);
+        self.thread.join().expect("the producer thread ends");
+        result
+    }
+}
+
 #[test]
 fn a_blocked_producer_is_admitted_as_soon_as_a_slot_frees() {
     let bound = Duration::from_secs(60);
@@ -89,21 +120,13 @@ fn a_blocked_producer_is_admitted_when_a_batch_is_taken_for_the_outbox() {
         Duration::from_secs(60),
     );
     fill(&q);
-    let (done, outcome) = std::sync::mpsc::channel();
-    let producer = {
-        let q = q.clone();
-        std::thread::spawn(move || {
-            let _ = done.send(q.push(event(2)));
-        })
-    };
-    until_a_producer_waits(&q, Duration::from_secs(10));
+    let producer = blocked_producer(&q, 2);
     let batch: Vec<u64> = q.pop_batch(5).iter().map(number).collect();
     assert_eq!(batch, [0, 1]);
-    let result = outcome
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the producer is woken when a batch frees slots");
-    assert_eq!(result, PushResult::Accepted);
-    producer.join().expect("the producer thread ends");
+    assert_eq!(
+        producer.result("the producer is woken when a batch frees slots"),
+        PushResult::Accepted
+    );
     assert_eq!(q.len(), 1);
 }
 
@@ -142,20 +165,12 @@ fn closing_wakes_a_blocked_producer_and_refuses_it() {
         Duration::from_secs(60),
     );
     fill(&q);
-    let (done, outcome) = std::sync::mpsc::channel();
-    let producer = {
-        let q = q.clone();
-        std::thread::spawn(move || {
-            let _ = done.send(q.push(event(1)));
-        })
-    };
-    until_a_producer_waits(&q, Duration::from_secs(10));
+    let producer = blocked_producer(&q, 1);
     q.close();
-    let result = outcome
-        .recv_timeout(Duration::from_secs(20))
-        .expect("closing wakes the producer");
-    assert_eq!(result, PushResult::Closed);
-    producer.join().expect("the producer thread ends");
+    assert_eq!(
+        producer.result("closing wakes the producer"),
+        PushResult::Closed
+    );
     assert!(q.is_closed());
     assert_eq!(q.push(event(2)), PushResult::Closed);
 }
@@ -334,20 +349,12 @@ async fn a_producer_admitted_after_waiting_wakes_the_idle_worker() {
     fill(&q);
     // The worker takes the wake-up the first event left and finds the queue empty.
     q.ready().await;
-    let (done, outcome) = std::sync::mpsc::channel();
-    let producer = {
-        let q = q.clone();
-        std::thread::spawn(move || {
-            let _ = done.send(q.push(event(1)));
-        })
-    };
-    until_a_producer_waits(&q, Duration::from_secs(10));
+    let producer = blocked_producer(&q, 1);
     assert_eq!(number(&q.pop().expect("full")), 0);
-    let result = outcome
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the producer is admitted");
-    assert_eq!(result, PushResult::Accepted);
-    producer.join().expect("the producer thread ends");
+    assert_eq!(
+        producer.result("the producer is admitted"),
+        PushResult::Accepted
+    );
     // A worker that waits now must be woken for the admitted event.
     assert!(
         tokio::time::timeout(Duration::from_secs(60), q.ready())
