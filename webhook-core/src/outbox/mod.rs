@@ -170,7 +170,25 @@ pub trait Outbox: Send + Sync + std::fmt::Debug {
 
     /// Where the outbox keeps its entries (for diagnostics; no credentials).
     fn location(&self) -> String;
+    /// A signal raised when entries may have been appended by a writer other than this
+    /// notifier (another instance sharing the outbox, an application's own transaction),
+    /// so an idle worker claims at once instead of at its next poll. An outbox that
+    /// offers one (PostgreSQL's `LISTEN`) is polled slowly, every
+    /// [`WATCHED_POLL`]; one that does not (the default) every [`UNWATCHED_POLL`].
+    /// The signal should also be raised after a reconnect, when appends may have gone
+    /// unheard.
+    fn append_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
+
+/// How often an idle worker looks for due entries when its outbox raises no append
+/// signal (an append by another writer is found within this time).
+pub const UNWATCHED_POLL: Duration = Duration::from_secs(1);
+
+/// How often an idle worker looks for due entries when its outbox raises an append
+/// signal (the poll is then only a fallback for a lost signal).
+pub const WATCHED_POLL: Duration = Duration::from_secs(5);
 
 /// The default margin a lease keeps beyond one attempt's own bounds.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(10);

@@ -17,9 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
-/// The longest an idle claimer sleeps before it looks again (a slow poll, in case an
-/// append it was not told of, or a lapsed lease, made something due).
-const POLL: Duration = Duration::from_secs(1);
 
 /// Claims and starts deliveries while the worker runs.
 ///
@@ -124,24 +121,40 @@ pub(crate) fn fits_in_lease(engine: &Engine, part: &OutboxPart, at: tokio::time:
     at.elapsed() + needed <= part.settings.lease
 }
 
-/// Sleeps until the next entry falls due, an append commits, or the slow poll.
+/// Sleeps until the next entry falls due, an append commits (here, or elsewhere when
+/// the outbox raises an append signal), or the slow poll: the longest an idle claimer
+/// sleeps before it looks again, in case an append it was not told of made something
+/// due.
 async fn wait_until_due(engine: &Engine, part: &OutboxPart) {
     let appended = part.appended.notified();
+    let signal = part.outbox.append_signal();
+    let poll = if signal.is_some() {
+        crate::outbox::WATCHED_POLL
+    } else {
+        crate::outbox::UNWATCHED_POLL
+    };
     let now_ms = crate::time::unix_millis(engine.clock.now());
     let wait = match part.outbox.next_due().await {
-        Ok(Some(due)) => Duration::from_millis(due.saturating_sub(now_ms)).min(POLL),
-        Ok(None) => POLL,
+        Ok(Some(due)) => Duration::from_millis(due.saturating_sub(now_ms)).min(poll),
+        Ok(None) => poll,
         Err(e) => {
             part.error(engine, "next_due", &e);
-            POLL
+            crate::outbox::UNWATCHED_POLL
         }
     };
     if wait.is_zero() {
         tokio::task::yield_now().await;
         return;
     }
+    let elsewhere = async {
+        match &signal {
+            Some(signal) => signal.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         () = appended => {}
+        () = elsewhere => {}
         () = tokio::time::sleep(wait) => {}
     }
 }

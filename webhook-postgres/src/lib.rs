@@ -1,0 +1,61 @@
+//! PostgreSQL for `webhook-core`: one outbox and one failure store shared by every
+//! instance of an application, and the transactional outbox.
+//!
+//! - [`PostgresOutbox`] implements [`Outbox`](webhook_core::outbox::Outbox): instances
+//!   naming the same schema share it. Claims use `FOR UPDATE SKIP LOCKED` under leases
+//!   (the core refuses a lease shorter than the attempt timeout plus a margin),
+//!   settlements are fenced by the claim's token, idle instances wait on `LISTEN`, and an
+//!   instance that dies loses nothing: its leases lapse and the others take over.
+//! - [`PostgresFailureStore`] implements [`FailureStore`](webhook_core::FailureStore):
+//!   a failure recorded by one instance is listed and replayed by any other.
+//! - [`PostgresOutbox::enqueue_in`] enqueues through the application's own transaction:
+//!   the webhook goes out if and only if that transaction commits.
+//!
+//! Both come from one [`Database`]: one pool, on a small runtime of the crate's own (so
+//! it works from the notifier's worker, a command line and an application's runtime
+//! alike), and a schema the user names, created and migrated at connect under an
+//! advisory lock. Rows hold no secret: signatures are made per attempt.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use webhook_core::{Notifier, WebhookConfig};
+//! use webhook_postgres::{Database, PostgresOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Database::connect(PostgresOptions::new("postgres://app@127.0.0.1/app").schema("webhooks"))?;
+//! let config = WebhookConfig {
+//!     url: Some("https://example.com/hooks".into()),
+//!     secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+//!     durable: Some(true),
+//!     ..WebhookConfig::default()
+//! }
+//! .resolve()?;
+//! # let transport: Arc<dyn webhook_core::Transport> = unimplemented!();
+//! let notifier = Notifier::builder(config, transport)
+//!     .store(Arc::new(db.failure_store()))
+//!     .outbox(Arc::new(db.outbox()))
+//!     .start()?;
+//! # drop(notifier);
+//! # Ok(())
+//! # }
+//! ```
+
+mod backend;
+mod database;
+mod error;
+mod listen;
+mod outbox;
+mod schema;
+mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use database::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Database, PostgresOptions, is_postgres_url,
+};
+pub use error::PostgresError;
+pub use outbox::{PostgresOutbox, TRANSACTION_ORIGIN};
+pub use schema::DEFAULT_SCHEMA;
+pub use store::PostgresFailureStore;
+/// The sqlx this crate is built with, for [`PostgresOutbox::enqueue_in`]'s connection.
+pub use sqlx;
