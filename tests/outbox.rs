@@ -393,3 +393,25 @@ fn a_lease_shorter_than_the_timeout_and_its_margin_is_refused_naming_both() {
         .expect_err("unknown");
     assert!(unknown.to_string().contains("`svix`"), "{unknown}");
 }
+
+#[test]
+fn the_shortest_lease_the_config_accepts_still_delivers() {
+    // Regression: with `lease_ms` = timeout + 10 s (the least accepted), every claimed
+    // entry used to be judged too old to start and was left to lapse, so nothing went out.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledFailureStore::open(dir.path()).expect("store");
+    let transport = Arc::new(ScriptedTransport::per_webhook(Script::always(Reply::ok())));
+    let shortest = config(|c| {
+        c.timeout_secs = Some(1);
+        c.lease_ms = Some(11_000);
+    });
+    let notifier = durable(&store, transport.clone(), shortest);
+    for n in 0..20 {
+        notifier.send_confirmed(&payload(n)).expect("durable");
+    }
+    assert!(notifier.wait_idle(SETTLE), "{:?}", notifier.stats());
+    let stats = notifier.stats();
+    assert_eq!((stats.claimed, stats.delivered), (20, 20), "{stats:?}");
+    assert_eq!(transport.deliveries().len(), 20);
+    assert_eq!(notifier.shutdown(Duration::from_secs(5)).left_in_outbox, 0);
+}

@@ -51,6 +51,40 @@ impl PostgresOptions {
         }
     }
 
+    /// Options from a URL that may name the schema in its query, as the command line's
+    /// `--store` and the seed facade's `store_path` do:
+    /// `postgres://user@host/db?schema=webhooks` (the `schema` parameter is taken out;
+    /// any other parameter is the driver's).
+    ///
+    /// ```
+    /// use webhook_postgres::PostgresOptions;
+    /// let options = PostgresOptions::from_url("postgres://app@db:5432/app?sslmode=disable&schema=hooks");
+    /// assert_eq!(options.schema_name(), "hooks");
+    /// assert_eq!(options.location(), "postgres://db:5432/… schema hooks");
+    /// ```
+    pub fn from_url(url: &str) -> Self {
+        let Some((base, query)) = url.split_once('?') else {
+            return Self::new(url);
+        };
+        let (mut schema, mut rest) = (None, Vec::new());
+        for pair in query.split('&') {
+            match pair.strip_prefix("schema=") {
+                Some(name) => schema = Some(name.to_owned()),
+                None => rest.push(pair),
+            }
+        }
+        let url = if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        let options = Self::new(url);
+        match schema {
+            Some(name) => options.schema(name),
+            None => options,
+        }
+    }
+
     /// The schema that holds the tables (created if absent): 1 to 63 lowercase ASCII
     /// letters, digits and `_`, not starting with a digit or `pg_`. Instances share an
     /// outbox by naming the same schema.

@@ -124,22 +124,25 @@ impl PostgresOutbox {
         .await
     }
 
-    /// Entries leased to `owner` now (a tool's view: what a killed instance held).
-    pub async fn leased_to(&self, owner: &OwnerId) -> Result<u64, OutboxError> {
+    /// Who holds leases now, and on how many entries each (lapsed leases included until
+    /// another claim takes them): an operator's view of the instances at work, and a
+    /// test's view of what a killed instance held.
+    pub async fn leases(&self) -> Result<Vec<(OwnerId, u64)>, OutboxError> {
         let sql = format!(
-            "SELECT count(*) FROM {s}.outbox WHERE lease_owner = $1",
+            "SELECT lease_owner, count(*) FROM {s}.outbox WHERE lease_owner IS NOT NULL
+             GROUP BY lease_owner ORDER BY lease_owner",
             s = self.db.inner.s
         );
         let pool = self.db.inner.pool.clone();
-        let owner = owner.as_str().to_owned();
-        self.run("count leases", async move {
-            let n: i64 = sqlx::query_scalar(&sql)
-                .bind(owner)
-                .fetch_one(&pool)
-                .await?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
-        .await
+        let rows: Vec<(String, i64)> = self
+            .run("count leases", async move {
+                sqlx::query_as(&sql).fetch_all(&pool).await
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(owner, n)| (OwnerId::from_text(owner), n.unsigned_abs()))
+            .collect())
     }
 
     /// The database this outbox lives in.

@@ -12,7 +12,7 @@ pub use destination::{
 };
 pub use error::ConfigError;
 pub use filter::EventFilter;
-pub use outbox::{Durability, MIN_LEASE_MARGIN, OutboxSettings};
+pub use outbox::{Durability, LEASE_START_MARGIN, MIN_LEASE_MARGIN, OutboxSettings};
 
 use crate::event::{WebhookEventType, valid_event_names};
 use crate::queue::WebhookQueuePolicy;

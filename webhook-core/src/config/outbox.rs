@@ -46,6 +46,12 @@ pub struct OutboxSettings {
 /// The shortest margin a lease keeps beyond the attempt timeout.
 pub const MIN_LEASE_MARGIN: Duration = Duration::from_secs(10);
 
+/// What of a lease must be left, beyond the attempt timeout, for a claimed entry's
+/// attempt to start (the rest of [`MIN_LEASE_MARGIN`] is for the time a claim waits in
+/// the worker's ready buffer): the settlement and clock differences between instances
+/// fit in it.
+pub const LEASE_START_MARGIN: Duration = Duration::from_secs(5);
+
 impl WebhookConfig {
     /// Checks the outbox fields against `timeout` (the attempt timeout).
     pub(super) fn outbox_settings(&self, timeout: Duration) -> Result<OutboxSettings, ConfigError> {

@@ -97,6 +97,8 @@ async fn claim_more(
     max: usize,
 ) -> bool {
     let now_ms = crate::time::unix_millis(engine.clock.now());
+    // The lease starts before the claim's round trip, so that is where its age starts.
+    let at = tokio::time::Instant::now();
     match part
         .outbox
         .claim(&part.owner, now_ms, part.settings.lease, max)
@@ -104,7 +106,6 @@ async fn claim_more(
     {
         Ok(claimed) => {
             let full = claimed.len() == max;
-            let at = tokio::time::Instant::now();
             ready.extend(claimed.into_iter().map(|c| (c, at)));
             full
         }
@@ -115,9 +116,11 @@ async fn claim_more(
     }
 }
 
-/// Whether an entry claimed at `at` still has a whole attempt (and its margin) of lease.
+/// Whether an entry claimed at `at` still has a whole attempt (and
+/// [`LEASE_START_MARGIN`](crate::config::LEASE_START_MARGIN)) of lease. With the
+/// shortest lease the configuration accepts, an entry may wait 5 s in the ready buffer.
 pub(crate) fn fits_in_lease(engine: &Engine, part: &OutboxPart, at: tokio::time::Instant) -> bool {
-    let needed = engine.requests.timeout() + crate::config::MIN_LEASE_MARGIN;
+    let needed = engine.requests.timeout() + crate::config::LEASE_START_MARGIN;
     at.elapsed() + needed <= part.settings.lease
 }
 
