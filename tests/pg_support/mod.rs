@@ -259,7 +259,9 @@ pub(crate) fn run(exe: &Path, args: &[&str], url: &str, plan: &Plan) -> Tally {
                 restart(command, &receiver);
             }
         }
-        if arrived >= usize::try_from(plan.events).unwrap_or(usize::MAX) && all_arrived(&receiver, plan.events) {
+        if arrived >= usize::try_from(plan.events).unwrap_or(usize::MAX)
+            && all_arrived(&receiver, plan.events)
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -268,7 +268,10 @@ impl Database {
 async fn open(options: PostgresOptions) -> Result<PgPool, PostgresError> {
     schema::check_name(&options.schema)?;
     if !is_postgres_url(&options.url) {
-        let scheme = options.url.split_once("://").map_or("", |(scheme, _)| scheme);
+        let scheme = options
+            .url
+            .split_once("://")
+            .map_or("", |(scheme, _)| scheme);
         return Err(PostgresError::InvalidUrl {
             reason: format!("scheme {scheme:?} is not `postgres` or `postgresql`"),
         });

@@ -56,6 +56,6 @@ pub use database::{
 pub use error::PostgresError;
 pub use outbox::{PostgresOutbox, TRANSACTION_ORIGIN};
 pub use schema::DEFAULT_SCHEMA;
-pub use store::PostgresFailureStore;
 /// The sqlx this crate is built with, for [`PostgresOutbox::enqueue_in`]'s connection.
 pub use sqlx;
+pub use store::PostgresFailureStore;

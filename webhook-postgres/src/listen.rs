@@ -46,7 +46,10 @@ async fn subscribe(pool: &PgPool, channel: &str) -> sqlx::Result<PgListener> {
 }
 
 /// Wakes the claimer for each notification until the connection fails.
-async fn relay(mut listener: PgListener, appended: &Notify) -> Result<std::convert::Infallible, sqlx::Error> {
+async fn relay(
+    mut listener: PgListener,
+    appended: &Notify,
+) -> Result<std::convert::Infallible, sqlx::Error> {
     loop {
         // `Some`: an append committed. `None`: the connection was lost and has been
         // re-established and re-subscribed; what was sent meanwhile went unheard, so

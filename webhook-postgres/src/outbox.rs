@@ -240,10 +240,12 @@ impl Columns {
         self.event.push(e.event);
         self.task_id.push(e.task_id);
         self.body.push(e.body.to_vec());
-        self.attempts.push(i32::try_from(e.attempts).unwrap_or(i32::MAX));
+        self.attempts
+            .push(i32::try_from(e.attempts).unwrap_or(i32::MAX));
         self.not_before_ms.push(ms(e.not_before_ms));
         self.created_ms.push(ms(e.created_ms));
-        self.replay_of.push(e.replay_of.map(|r| r.as_str().to_owned()));
+        self.replay_of
+            .push(e.replay_of.map(|r| r.as_str().to_owned()));
     }
 }
 

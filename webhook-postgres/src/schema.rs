@@ -141,10 +141,11 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
             .await
             .map_err(fail("create the schema"))?;
     }
-    let found: Option<i32> = sqlx::query_scalar(&format!("SELECT max(version) FROM {s}.migrations"))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(fail("read the version"))?;
+    let found: Option<i32> =
+        sqlx::query_scalar(&format!("SELECT max(version) FROM {s}.migrations"))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fail("read the version"))?;
     let found = found.unwrap_or(0);
     if found > CURRENT_VERSION {
         return Err(PostgresError::NewerSchema {
@@ -154,7 +155,9 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
         });
     }
     for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
-        apply(&mut tx, &s, migration).await.map_err(fail("apply a migration"))?;
+        apply(&mut tx, &s, migration)
+            .await
+            .map_err(fail("apply a migration"))?;
     }
     tx.commit().await.map_err(fail("commit"))
 }

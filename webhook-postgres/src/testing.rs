@@ -36,7 +36,13 @@ impl TestSchema {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let stem: String = test
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         let name = format!("t_{stem}_{}_{n}", std::process::id());
@@ -61,7 +67,10 @@ impl TestSchema {
         match Database::connect(options.clone()) {
             Ok(db) => Some((db, options)),
             Err(e @ PostgresError::Connect { .. }) => unavailable(&e),
-            Err(e) => panic!("cannot prepare the test schema at {}: {e}", options.location()),
+            Err(e) => panic!(
+                "cannot prepare the test schema at {}: {e}",
+                options.location()
+            ),
         }
     }
 }
@@ -88,9 +97,16 @@ impl Drop for TestSchema {
             return;
         }
         let db = self.db.clone();
-        let dropped = self.db.inner.backend.block(async move { db.drop_schema_async().await });
+        let dropped = self
+            .db
+            .inner
+            .backend
+            .block(async move { db.drop_schema_async().await });
         if let Err(e) = dropped {
-            eprintln!("warning: could not drop test schema {}: {e}", self.db.schema());
+            eprintln!(
+                "warning: could not drop test schema {}: {e}",
+                self.db.schema()
+            );
         }
     }
 }

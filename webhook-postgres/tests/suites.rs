@@ -12,7 +12,9 @@ use webhook_postgres::{Database, PostgresError, PostgresOptions};
 
 fn entry(n: u64, now_ms: u64) -> NewEntry {
     NewEntry {
-        webhook_id: format!("msg_pg_{n:06}").parse::<WebhookId>().expect("a valid id"),
+        webhook_id: format!("msg_pg_{n:06}")
+            .parse::<WebhookId>()
+            .expect("a valid id"),
         event: "task_created".into(),
         task_id: Some(format!("T-{n}")),
         body: bytes::Bytes::from(format!("{{\"n\":{n}}}")),
@@ -25,21 +27,36 @@ fn entry(n: u64, now_ms: u64) -> NewEntry {
 
 #[tokio::test]
 async fn the_failure_store_passes_the_store_suite() {
-    let Some(t) = TestSchema::create("store_suite") else { return };
+    let Some(t) = TestSchema::create("store_suite") else {
+        return;
+    };
     store_suite::run_all(Arc::new(t.db.failure_store())).await;
 }
 
 #[tokio::test]
 async fn the_failure_store_keeps_its_capacity() {
-    let Some(t) = TestSchema::create("store_bounded") else { return };
-    let options = t.options.clone().failure_capacity(store_suite::MIN_BOUND_FOR_RUN_ALL);
-    let db = Database::connect_async(options).await.expect("the same schema again");
-    store_suite::run_all_bounded(Arc::new(db.failure_store()), store_suite::MIN_BOUND_FOR_RUN_ALL).await;
+    let Some(t) = TestSchema::create("store_bounded") else {
+        return;
+    };
+    let options = t
+        .options
+        .clone()
+        .failure_capacity(store_suite::MIN_BOUND_FOR_RUN_ALL);
+    let db = Database::connect_async(options)
+        .await
+        .expect("the same schema again");
+    store_suite::run_all_bounded(
+        Arc::new(db.failure_store()),
+        store_suite::MIN_BOUND_FOR_RUN_ALL,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_outbox_passes_the_outbox_suite() {
-    let Some(t) = TestSchema::create("outbox_suite") else { return };
+    let Some(t) = TestSchema::create("outbox_suite") else {
+        return;
+    };
     webhook_core::outbox::conformance::run_all(&t.db.outbox()).await;
 }
 
@@ -53,7 +70,9 @@ async fn look() -> sqlx::PgConnection {
 
 #[tokio::test]
 async fn instances_starting_at_once_migrate_the_schema_once() {
-    let Some(t) = TestSchema::create("migrate_race") else { return };
+    let Some(t) = TestSchema::create("migrate_race") else {
+        return;
+    };
     let name = format!("{}_fresh", t.db.schema());
     let fresh = PostgresOptions::new(webhook_postgres::testing::test_url()).schema(name.clone());
     let connects: Vec<_> = (0..8)
@@ -61,21 +80,35 @@ async fn instances_starting_at_once_migrate_the_schema_once() {
         .collect();
     let mut opened = Vec::new();
     for c in connects {
-        opened.push(c.await.expect("no panic").expect("every instance connects and migrates"));
+        opened.push(
+            c.await
+                .expect("no panic")
+                .expect("every instance connects and migrates"),
+        );
     }
     let mut conn = look().await;
-    let versions: Vec<i32> =
-        sqlx::query_scalar(&format!("SELECT version FROM \"{name}\".migrations ORDER BY version"))
-            .fetch_all(&mut conn)
-            .await
-            .expect("read versions");
-    assert_eq!(versions, vec![1], "each version applied once, by one of the eight");
-    opened[0].drop_schema_async().await.expect("drop the extra schema");
+    let versions: Vec<i32> = sqlx::query_scalar(&format!(
+        "SELECT version FROM \"{name}\".migrations ORDER BY version"
+    ))
+    .fetch_all(&mut conn)
+    .await
+    .expect("read versions");
+    assert_eq!(
+        versions,
+        vec![1],
+        "each version applied once, by one of the eight"
+    );
+    opened[0]
+        .drop_schema_async()
+        .await
+        .expect("drop the extra schema");
 }
 
 #[tokio::test]
 async fn a_schema_from_a_newer_version_is_refused_by_name() {
-    let Some(t) = TestSchema::create("newer_schema") else { return };
+    let Some(t) = TestSchema::create("newer_schema") else {
+        return;
+    };
     let mut conn = look().await;
     sqlx::query(&format!(
         "INSERT INTO \"{}\".migrations (version, name) VALUES (99, 'from the future')",
@@ -84,10 +117,25 @@ async fn a_schema_from_a_newer_version_is_refused_by_name() {
     .execute(&mut conn)
     .await
     .expect("insert");
-    let e = Database::connect_async(t.options.clone()).await.expect_err("refused");
-    assert!(matches!(e, PostgresError::NewerSchema { found: 99, known: 1, .. }), "{e:?}");
+    let e = Database::connect_async(t.options.clone())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(
+            e,
+            PostgresError::NewerSchema {
+                found: 99,
+                known: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let text = e.to_string();
-    assert!(text.contains(t.db.schema()) && text.contains("upgrade"), "{text}");
+    assert!(
+        text.contains(t.db.schema()) && text.contains("upgrade"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -95,44 +143,83 @@ async fn connect_errors_name_the_server_and_never_the_password() {
     // Port 1 on loopback: nothing listens there.
     let options = PostgresOptions::new("postgres://app:hunter2@127.0.0.1:1/app")
         .acquire_timeout(Duration::from_secs(5));
-    let e = Database::connect_async(options.clone()).await.expect_err("nothing listens");
+    let e = Database::connect_async(options.clone())
+        .await
+        .expect_err("nothing listens");
     let text = format!("{e} {e:?} {options:?}");
     assert!(matches!(e, PostgresError::Connect { .. }), "{e:?}");
     assert!(text.contains("127.0.0.1:1"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
     let bad = Database::connect_async(PostgresOptions::new("mysql://x@127.0.0.1/db")).await;
-    assert!(matches!(bad, Err(PostgresError::InvalidUrl { .. })), "{bad:?}");
-    let bad = Database::connect_async(PostgresOptions::new(webhook_postgres::testing::test_url()).schema("Bad Name")).await;
+    assert!(
+        matches!(bad, Err(PostgresError::InvalidUrl { .. })),
+        "{bad:?}"
+    );
+    let bad = Database::connect_async(
+        PostgresOptions::new(webhook_postgres::testing::test_url()).schema("Bad Name"),
+    )
+    .await;
     let text = bad.expect_err("refused").to_string();
-    assert!(text.contains("\"Bad Name\"") && text.contains("expected"), "{text}");
+    assert!(
+        text.contains("\"Bad Name\"") && text.contains("expected"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn a_lease_taken_over_by_another_instance_fences_the_first() {
-    let Some(t) = TestSchema::create("lease_takeover") else { return };
+    let Some(t) = TestSchema::create("lease_takeover") else {
+        return;
+    };
     let a = t.db.outbox();
-    let b = Database::connect_async(t.options.clone()).await.expect("second instance").outbox();
+    let b = Database::connect_async(t.options.clone())
+        .await
+        .expect("second instance")
+        .outbox();
     let (owner_a, owner_b) = (OwnerId::generate(), OwnerId::generate());
     let now = 1_000_000;
-    a.append(&owner_a, vec![entry(1, now)]).await.expect("append");
+    a.append(&owner_a, vec![entry(1, now)])
+        .await
+        .expect("append");
     let lease = Duration::from_secs(30);
     let by_a = a.claim(&owner_a, now, lease, 10).await.expect("claim");
     assert_eq!(by_a.len(), 1);
-    assert!(b.claim(&owner_b, now + 29_999, lease, 10).await.expect("claim").is_empty(), "a live lease excludes the other instance");
-    let by_b = b.claim(&owner_b, now + 30_000, lease, 10).await.expect("claim");
+    assert!(
+        b.claim(&owner_b, now + 29_999, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a live lease excludes the other instance"
+    );
+    let by_b = b
+        .claim(&owner_b, now + 30_000, lease, 10)
+        .await
+        .expect("claim");
     assert_eq!(by_b.len(), 1, "a lapsed lease is taken over");
     assert_ne!(by_a[0].token, by_b[0].token);
-    let late = a.settle(vec![by_a[0].settle(Settlement::Delivered)]).await.expect("settle");
-    assert_eq!((late.applied, late.fenced), (0, 1), "the first owner's settle changes nothing");
+    let late = a
+        .settle(vec![by_a[0].settle(Settlement::Delivered)])
+        .await
+        .expect("settle");
+    assert_eq!(
+        (late.applied, late.fenced),
+        (0, 1),
+        "the first owner's settle changes nothing"
+    );
     assert_eq!(b.pending().await.expect("pending").count, 1);
-    let done = b.settle(vec![by_b[0].settle(Settlement::Delivered)]).await.expect("settle");
+    let done = b
+        .settle(vec![by_b[0].settle(Settlement::Delivered)])
+        .await
+        .expect("settle");
     assert_eq!((done.applied, done.fenced), (1, 0));
     assert_eq!(a.pending().await.expect("pending").count, 0);
 }
 
 #[tokio::test]
 async fn the_transactional_enqueue_commits_or_leaves_no_trace() {
-    let Some(t) = TestSchema::create("transactional") else { return };
+    let Some(t) = TestSchema::create("transactional") else {
+        return;
+    };
     let outbox = t.db.outbox();
     let mut conn = look().await;
     let orders = format!("\"{}\".orders", t.db.schema());
@@ -151,16 +238,36 @@ async fn the_transactional_enqueue_commits_or_leaves_no_trace() {
         let message = WebhookMessage::custom("order.created", &serde_json::json!({ "id": id }))
             .expect("message");
         outbox.enqueue_in(&mut tx, &message).await.expect("enqueue");
-        if commit { tx.commit().await.expect("commit") } else { tx.rollback().await.expect("rollback") }
+        if commit {
+            tx.commit().await.expect("commit")
+        } else {
+            tx.rollback().await.expect("rollback")
+        }
     }
     let claimed = outbox
-        .claim(&OwnerId::generate(), u64::MAX / 2, Duration::from_secs(30), 10)
+        .claim(
+            &OwnerId::generate(),
+            u64::MAX / 2,
+            Duration::from_secs(30),
+            10,
+        )
         .await
         .expect("claim");
-    assert_eq!(claimed.len(), 1, "only the committed transaction's webhook is there");
+    assert_eq!(
+        claimed.len(),
+        1,
+        "only the committed transaction's webhook is there"
+    );
     assert_eq!(claimed[0].entry.event, "order.created");
-    assert!(std::str::from_utf8(&claimed[0].entry.body).expect("utf-8").contains("ord_committed"));
-    assert_eq!(claimed[0].entry.origin.as_str(), webhook_postgres::TRANSACTION_ORIGIN);
+    assert!(
+        std::str::from_utf8(&claimed[0].entry.body)
+            .expect("utf-8")
+            .contains("ord_committed")
+    );
+    assert_eq!(
+        claimed[0].entry.origin.as_str(),
+        webhook_postgres::TRANSACTION_ORIGIN
+    );
     let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {orders}"))
         .fetch_one(&mut conn)
         .await
@@ -170,32 +277,62 @@ async fn the_transactional_enqueue_commits_or_leaves_no_trace() {
 
 #[tokio::test]
 async fn an_append_elsewhere_raises_the_append_signal() {
-    let Some(t) = TestSchema::create("append_signal") else { return };
+    let Some(t) = TestSchema::create("append_signal") else {
+        return;
+    };
     let outbox = t.db.outbox();
-    let signal = outbox.append_signal().expect("the PostgreSQL outbox listens");
+    let signal = outbox
+        .append_signal()
+        .expect("the PostgreSQL outbox listens");
     // The listener raises the signal once it has subscribed (a catch-up wake-up).
-    tokio::time::timeout(Duration::from_secs(30), signal.notified()).await.expect("subscribed");
-    let other = Database::connect_async(t.options.clone()).await.expect("second instance").outbox();
-    other.append(&OwnerId::generate(), vec![entry(7, 1)]).await.expect("append");
+    tokio::time::timeout(Duration::from_secs(30), signal.notified())
+        .await
+        .expect("subscribed");
+    let other = Database::connect_async(t.options.clone())
+        .await
+        .expect("second instance")
+        .outbox();
+    other
+        .append(&OwnerId::generate(), vec![entry(7, 1)])
+        .await
+        .expect("append");
     tokio::time::timeout(Duration::from_secs(30), signal.notified())
         .await
         .expect("the append's NOTIFY reaches the listening instance");
-    let claimed = outbox.claim(&OwnerId::generate(), 2, Duration::from_secs(30), 10).await.expect("claim");
+    let claimed = outbox
+        .claim(&OwnerId::generate(), 2, Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 1);
 }
 
 #[tokio::test]
 async fn make_due_now_leaves_live_leases_alone() {
-    let Some(t) = TestSchema::create("make_due") else { return };
+    let Some(t) = TestSchema::create("make_due") else {
+        return;
+    };
     let outbox = t.db.outbox();
     let owner = OwnerId::generate();
     let later = 5_000_000;
-    outbox.append(&owner, vec![entry(1, later), entry(2, later), entry(3, 10)]).await.expect("append");
-    let leased = outbox.claim(&owner, 10, Duration::from_secs(60), 10).await.expect("claim");
+    outbox
+        .append(&owner, vec![entry(1, later), entry(2, later), entry(3, 10)])
+        .await
+        .expect("append");
+    let leased = outbox
+        .claim(&owner, 10, Duration::from_secs(60), 10)
+        .await
+        .expect("claim");
     assert_eq!(leased.len(), 1, "only the entry due at 10");
     assert_eq!(outbox.make_due_now(20).await.expect("make due"), 2);
-    let now = outbox.claim(&OwnerId::generate(), 20, Duration::from_secs(60), 10).await.expect("claim");
-    assert_eq!(now.len(), 2, "the two waiting entries are due, the leased one is not taken");
+    let now = outbox
+        .claim(&OwnerId::generate(), 20, Duration::from_secs(60), 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        now.len(),
+        2,
+        "the two waiting entries are due, the leased one is not taken"
+    );
     let leases = outbox.leases().await.expect("leases");
     assert_eq!(leases.len(), 2, "two owners hold leases: {leases:?}");
     assert!(leases.contains(&(owner.clone(), 1)), "{leases:?}");

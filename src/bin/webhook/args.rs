@@ -25,6 +25,10 @@ Examples:
       --allow-private-targets --event task_failed --task-id T-2
   webhook drain --url http://127.0.0.1:8080/hook --allow-insecure-http --allow-private-targets
 
+  # Shared by every instance: the outbox and the failures in PostgreSQL (any subcommand)
+  webhook send --durable --store 'postgres://app@127.0.0.1:5432/app?schema=webhooks' ...
+  webhook status --store 'postgres://app@127.0.0.1:5432/app?schema=webhooks'
+
 Exit codes:
   0    delivered (send); every replayed record resolved, or a dry run with eligible records (replay)
   1    not delivered, and recorded in the store; a replay that failed again or was not attempted
@@ -121,10 +125,12 @@ pub(crate) struct DeliveryArgs {
     /// Allow loopback, private and link-local targets.
     #[arg(long)]
     pub(crate) allow_private_targets: bool,
-    /// Failure store folder [default: ./.webhook/failures].
-    #[arg(long, value_name = "DIR")]
+    /// Failure store folder, or a PostgreSQL URL shared by every instance
+    /// (`postgres://user@host/db?schema=name`) [default: ./.webhook/failures].
+    #[arg(long, value_name = "DIR|URL")]
     pub(crate) store: Option<PathBuf>,
-    /// Keep events in the durable outbox (in the store's folder) until their outcome.
+    /// Keep events in the durable outbox (beside the store: same folder, or same
+    /// PostgreSQL schema) until their outcome.
     #[arg(long)]
     pub(crate) durable: bool,
 }
@@ -188,8 +194,9 @@ pub(crate) struct SendArgs {
 /// `webhook status`.
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
-    /// Failure store folder [default: ./.webhook/failures].
-    #[arg(long, value_name = "DIR")]
+    /// Failure store folder, or a PostgreSQL URL shared by every instance
+    /// (`postgres://user@host/db?schema=name`) [default: ./.webhook/failures].
+    #[arg(long, value_name = "DIR|URL")]
     pub(crate) store: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]

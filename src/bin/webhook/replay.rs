@@ -116,7 +116,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Failure> {
                 "interrupted by {}: shut down after a {} s grace; {summary}; every one is recorded in {}",
                 signal.name(),
                 grace.as_secs(),
-                dir.display()
+                settings::describe(&dir)
             ),
         ));
     }

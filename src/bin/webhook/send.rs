@@ -32,7 +32,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::not_recorded(format!("event not sent: {e}")))?;
         eprintln!(
             "webhook: {webhook_id} is durable in the outbox at {}",
-            dir.display()
+            settings::describe(&dir)
         );
     } else {
         let outcome = notifier.enqueue(message);
@@ -71,13 +71,13 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
         if report.left_in_outbox > 0 {
             return Err(Failure::in_outbox(format!(
                 "not delivered yet: {webhook_id} waits in the outbox at {} for its next retry; `webhook drain` delivers it",
-                dir.display()
+                settings::describe(&dir)
             )));
         }
         let why = store.last_write_error().unwrap_or_else(|| {
             format!(
                 "the failure store at {} did not answer in time ({} write(s) failed)",
-                dir.display(),
+                settings::describe(&dir),
                 stats.store_errors
             )
         });
@@ -93,7 +93,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
         "not delivered after {} attempt(s): {}; recorded in {} as {} (outcome {})",
         record.attempts,
         record.error,
-        dir.display(),
+        settings::describe(&dir),
         record.id,
         record.outcome.as_str()
     );

@@ -2,7 +2,7 @@
 
 use crate::Failure;
 use crate::args::{DeliveryArgs, Scheme, SigningArgs};
-use crate::store::WatchedStore;
+use crate::store::{Backend, WatchedStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use webhook_core::signing::SignatureScheme;
@@ -113,13 +113,39 @@ pub(crate) fn store_dir(flag: Option<&Path>, config: Option<&ResolvedWebhookConf
         .unwrap_or_else(|| webhook_sled::failure_store_path(Path::new(".")))
 }
 
-/// Opens the sled store for writing: a store that cannot be opened ends the command
-/// with exit 3, naming the store and the cause; a damaged one is reported on stderr.
+/// Opens the store for writing: the sled store in `dir`, or PostgreSQL when `dir` is a
+/// `postgres://` URL. A store that cannot be opened ends the command with exit 3,
+/// naming the store and the cause; a damaged sled store is reported on stderr.
 pub(crate) fn open_store(dir: &Path) -> Result<Arc<WatchedStore>, Failure> {
-    let store = SledFailureStore::open(dir)
-        .map_err(|e| Failure::not_recorded(format!("cannot open the failure store: {e}")))?;
-    warn_damage(&store);
-    Ok(Arc::new(WatchedStore::new(store)))
+    let backend = match postgres_url(dir) {
+        Some(url) => Backend::Postgres(
+            webhook_postgres::Database::connect(webhook_postgres::PostgresOptions::from_url(url))
+                .map_err(|e| Failure::not_recorded(format!("cannot open the failure store: {e}")))?,
+        ),
+        None => {
+            let store = SledFailureStore::open(dir).map_err(|e| {
+                Failure::not_recorded(format!("cannot open the failure store: {e}"))
+            })?;
+            warn_damage(&store);
+            Backend::Sled(store)
+        }
+    };
+    Ok(Arc::new(WatchedStore::new(backend)))
+}
+
+/// The URL, when `--store` (or `store_path`) names a PostgreSQL database.
+pub(crate) fn postgres_url(dir: &Path) -> Option<&str> {
+    dir.to_str()
+        .filter(|s| webhook_postgres::is_postgres_url(s))
+}
+
+/// The store's location for messages: the folder, or the database's host and schema
+/// (never its password).
+pub(crate) fn describe(dir: &Path) -> String {
+    match postgres_url(dir) {
+        Some(url) => webhook_postgres::PostgresOptions::from_url(url).location(),
+        None => dir.display().to_string(),
+    }
 }
 
 /// Prints the store's damage report, if any, on stderr.
@@ -142,7 +168,7 @@ pub(crate) fn notifier(
         let outbox = store
             .outbox()
             .map_err(|e| Failure::not_recorded(format!("cannot open the outbox: {e}")))?;
-        builder = builder.outbox(Arc::new(outbox));
+        builder = builder.outbox(outbox);
     }
     builder
         .store(store)

@@ -3,6 +3,7 @@
 
 use crate::args::{Format, StatusArgs};
 use crate::live::{self, LiveFigures};
+use crate::store::{Backend, WatchedStore};
 use crate::terminal::escape;
 use crate::{Failure, settings};
 use serde::Serialize;
@@ -45,7 +46,6 @@ struct OutboxStatus {
 pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
     let dir = settings::store_dir(args.store.as_deref(), None);
     let (store, _copy) = open_for_reading(&dir)?;
-    settings::warn_damage(&store);
     let rt = crate::runtime()?;
     let all = rt
         .block_on(store.list(&RecordFilter::newest(usize::MAX)))
@@ -73,8 +73,11 @@ pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
         None => None,
     };
     let status = StoreStatus {
-        store: dir.display().to_string(),
-        damage: store.damage().map(DamageJson::from),
+        store: settings::describe(&dir),
+        damage: match store.backend() {
+            Backend::Sled(sled) => sled.damage().map(DamageJson::from),
+            Backend::Postgres(_) => None,
+        },
         records: all.len(),
         failed: all.len() - resolved,
         resolved,
@@ -111,9 +114,22 @@ impl From<Damage> for DamageJson {
     }
 }
 
-/// Opens the store; one that cannot be opened for writing (in use by another process,
-/// or on a read-only file system) is read from a copy of its folder taken now.
-fn open_for_reading(dir: &Path) -> Result<(SledFailureStore, Option<TempDir>), Failure> {
+/// Opens the store: PostgreSQL when `dir` is a URL; otherwise the sled folder, and one
+/// that cannot be opened for writing (in use by another process, or read-only) is read
+/// from a copy.
+fn open_for_reading(dir: &Path) -> Result<(WatchedStore, Option<TempDir>), Failure> {
+    if let Some(url) = settings::postgres_url(dir) {
+        let db =
+            webhook_postgres::Database::connect(webhook_postgres::PostgresOptions::from_url(url))
+                .map_err(|e| Failure::not_recorded(format!("cannot open the failure store: {e}")))?;
+        return Ok((WatchedStore::new(Backend::Postgres(db)), None));
+    }
+    let (sled, copy) = open_sled_for_reading(dir)?;
+    settings::warn_damage(&sled);
+    Ok((WatchedStore::new(Backend::Sled(sled)), copy))
+}
+
+fn open_sled_for_reading(dir: &Path) -> Result<(SledFailureStore, Option<TempDir>), Failure> {
     let first = match SledFailureStore::open(dir) {
         Ok(store) => return Ok((store, None)),
         Err(e) => e,
@@ -163,9 +179,8 @@ fn copy_folder(from: &Path, to: &Path, depth: u8) -> std::io::Result<()> {
 /// The outbox's pending entries and the age of the oldest.
 fn outbox_status(
     rt: &tokio::runtime::Runtime,
-    store: &SledFailureStore,
+    store: &WatchedStore,
 ) -> Result<OutboxStatus, Failure> {
-    use webhook_core::outbox::Outbox;
     let cannot = |e: webhook_core::outbox::OutboxError| {
         Failure::not_recorded(format!("cannot read the outbox: {e}"))
     };

@@ -1,34 +1,58 @@
-//! The failure store as the command uses it: the sled store, plus the last write error
-//! it returned, so that "not recorded" can say why (with the OS error number).
+//! The failure store as the command uses it: the sled store in a folder, or PostgreSQL
+//! when `--store` is a `postgres://` URL, plus the last write error it returned, so
+//! that "not recorded" can say why (with the OS error number).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use webhook_core::async_trait;
+use webhook_core::outbox::{Outbox, OutboxError};
 use webhook_core::store::{
     FailureRecord, FailureStore, RecordFilter, RecordId, RecordUpdate, StoreError,
 };
+use webhook_postgres::Database;
 use webhook_sled::SledFailureStore;
 
-/// A [`SledFailureStore`] that remembers the last error of a write.
+/// Where the store (and its outbox) live.
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    /// A sled database in a folder (one process at a time).
+    Sled(SledFailureStore),
+    /// A PostgreSQL schema (shared by every instance).
+    Postgres(Database),
+}
+
+/// A failure store that remembers the last error of a write.
 #[derive(Debug)]
 pub(crate) struct WatchedStore {
-    inner: Arc<SledFailureStore>,
+    inner: Arc<dyn FailureStore>,
+    backend: Backend,
     last_write_error: Mutex<Option<String>>,
 }
 
 impl WatchedStore {
-    /// Watches `inner`.
-    pub(crate) fn new(inner: SledFailureStore) -> Self {
+    /// Watches the store of `backend`.
+    pub(crate) fn new(backend: Backend) -> Self {
+        let inner: Arc<dyn FailureStore> = match &backend {
+            Backend::Sled(store) => Arc::new(store.clone()),
+            Backend::Postgres(db) => Arc::new(db.failure_store()),
+        };
         Self {
-            inner: Arc::new(inner),
+            inner,
+            backend,
             last_write_error: Mutex::new(None),
         }
     }
 
-    /// The durable outbox in the same database.
-    pub(crate) fn outbox(
-        &self,
-    ) -> Result<webhook_sled::SledOutbox, webhook_core::outbox::OutboxError> {
-        self.inner.outbox()
+    /// The durable outbox beside the store (same folder, or same schema).
+    pub(crate) fn outbox(&self) -> Result<Arc<dyn Outbox>, OutboxError> {
+        Ok(match &self.backend {
+            Backend::Sled(store) => Arc::new(store.outbox()?),
+            Backend::Postgres(db) => Arc::new(db.outbox()),
+        })
+    }
+
+    /// Where the store lives.
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     /// The last write error's text (it names the store, the operation and the cause,

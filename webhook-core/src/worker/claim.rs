@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
-
 /// Claims and starts deliveries while the worker runs.
 ///
 /// Entries are claimed ahead, up to twice `max_concurrency`, into the part's ready
