@@ -45,13 +45,48 @@ struct Global {
     stores: HashMap<PathBuf, Opened>,
 }
 
-/// A store folder as the facade opened it: the sled store (and, once asked for, its
-/// outbox), or memory when the folder could not be opened.
+/// A store as the facade opened it: the sled store in a folder or PostgreSQL (and,
+/// once asked for, its outbox), or memory when it could not be opened.
 #[derive(Clone)]
 struct Opened {
     store: Arc<dyn FailureStore>,
-    sled: Option<SledFailureStore>,
+    durable: Option<Durable>,
     outbox: Option<Arc<dyn Outbox>>,
+}
+
+/// What can hold an outbox beside the store.
+#[derive(Clone)]
+enum Durable {
+    Sled(SledFailureStore),
+    Postgres(webhook_postgres::Database),
+}
+
+impl Durable {
+    fn outbox(&self) -> Result<Arc<dyn Outbox>, webhook_core::outbox::OutboxError> {
+        Ok(match self {
+            Self::Sled(store) => Arc::new(store.outbox()?),
+            Self::Postgres(db) => Arc::new(db.outbox()),
+        })
+    }
+}
+
+/// Opens the store at `path`: PostgreSQL when it is a `postgres://` URL (the schema in
+/// `?schema=`), otherwise the sled folder.
+fn open(path: &std::path::Path) -> Result<(Arc<dyn FailureStore>, Durable), String> {
+    match path
+        .to_str()
+        .filter(|p| webhook_postgres::is_postgres_url(p))
+    {
+        Some(url) => {
+            let options = webhook_postgres::PostgresOptions::from_url(url);
+            let db = webhook_postgres::Database::connect(options).map_err(|e| e.to_string())?;
+            Ok((Arc::new(db.failure_store()), Durable::Postgres(db)))
+        }
+        None => {
+            let store = SledFailureStore::open(path).map_err(|e| e.to_string())?;
+            Ok((Arc::new(store.clone()), Durable::Sled(store)))
+        }
+    }
 }
 
 fn global() -> MutexGuard<'static, Global> {
@@ -71,20 +106,32 @@ pub(crate) fn store_path_for(config: &WebhookConfig) -> PathBuf {
     })
 }
 
+/// A store's location for people: the folder, or a database's host and schema (never
+/// its password).
+pub(crate) fn describe(path: &std::path::Path) -> String {
+    match path
+        .to_str()
+        .filter(|p| webhook_postgres::is_postgres_url(p))
+    {
+        Some(url) => webhook_postgres::PostgresOptions::from_url(url).location(),
+        None => path.display().to_string(),
+    }
+}
+
 impl Global {
     fn store_for(&mut self, config: &WebhookConfig) -> &mut Opened {
         let path = store_path_for(config);
-        self.stores.entry(path).or_insert_with_key(|path| match SledFailureStore::open(path) {
-            Ok(store) => Opened {
-                store: Arc::new(store.clone()),
-                sled: Some(store),
+        self.stores.entry(path).or_insert_with_key(|path| match open(path) {
+            Ok((store, durable)) => Opened {
+                store,
+                durable: Some(durable),
                 outbox: None,
             },
             Err(e) => {
                 tracing::warn!(error = %e, "failure store unavailable; keeping failures in memory for this process");
                 Opened {
                     store: Arc::new(MemoryFailureStore::new()),
-                    sled: None,
+                    durable: None,
                     outbox: None,
                 }
             }
@@ -92,7 +139,8 @@ impl Global {
     }
 
     /// The store for `config`, and its outbox when `durable` is set (opened once per
-    /// folder; without a sled store there is no outbox, and a warning says so).
+    /// folder or database; without a durable store there is no outbox, and a warning
+    /// says so).
     fn plugs_for(
         &mut self,
         config: &WebhookConfig,
@@ -100,8 +148,8 @@ impl Global {
         let durable = config.durable.unwrap_or(false);
         let opened = self.store_for(config);
         if durable && opened.outbox.is_none() {
-            match opened.sled.as_ref().map(SledFailureStore::outbox) {
-                Some(Ok(outbox)) => opened.outbox = Some(Arc::new(outbox)),
+            match opened.durable.as_ref().map(Durable::outbox) {
+                Some(Ok(outbox)) => opened.outbox = Some(outbox),
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "outbox unavailable; events stay in memory")
                 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use webhook::*;
+use webhook_core::FailureStore;
 use webhook_testkit::{Reply, Script, TestReceiver};
 
 static TURN: Mutex<()> = Mutex::new(());
@@ -407,4 +408,48 @@ fn a_durable_config_keeps_events_in_the_outbox_beside_the_store_until_delivered(
         "delivered entries leave it"
     );
     assert_eq!((after.stats.stored, after.stats.delivered), (1, 1));
+}
+
+#[test]
+fn a_postgres_store_path_keeps_the_outbox_and_the_failures_in_the_database() {
+    let Some(t) = webhook_postgres::testing::TestSchema::create("seed_facade") else {
+        return;
+    };
+    let f = fixture(Script::sequence([Reply::status(410), Reply::ok()]));
+    let base = webhook_postgres::testing::test_url().replacen("postgres@", "postgres:S3cretPw@", 1);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let config = WebhookConfig {
+        durable: Some(true),
+        store_path: Some(format!("{base}{sep}schema={}", t.db.schema()).into()),
+        ..f.config.clone()
+    };
+    assert!(notify_task_failed("T-PG", "refused once", Some("why"), &config).is_accepted());
+    assert!(wait_for_idle(&config, Duration::from_secs(20)));
+    let snapshot = diagnostics_snapshot(&config, 5);
+    let shown = format!(
+        "{snapshot:?} {}",
+        serde_json::to_string(&snapshot).expect("json")
+    );
+    assert!(!shown.contains("S3cretPw"), "{shown}");
+    assert!(snapshot.store_location.contains(t.db.schema()), "{shown}");
+    let outbox = snapshot.outbox.expect("the snapshot shows the outbox");
+    assert!(outbox.location.starts_with("postgres://"), "{outbox:?}");
+    assert_eq!(outbox.pending, Some(0));
+    assert_eq!(snapshot.recent_failures.len(), 1, "{shown}");
+    // Another handle on the same schema (another instance) sees the record.
+    let other = t.db.failure_store();
+    let rt = runtime();
+    assert_eq!(rt.block_on(other.count()).expect("count"), 1);
+    let report =
+        replay_failed_deliveries(&config, &ReplaySelector::task_id("T-PG"), false).expect("replay");
+    assert_eq!(report.replayed, 1, "{report:?}");
+    assert!(wait_for_idle(&config, Duration::from_secs(20)));
+    let records = rt
+        .block_on(other.list(&webhook_core::store::RecordFilter::newest(5)))
+        .expect("list");
+    assert_eq!(
+        records[0].status,
+        webhook_core::store::RecordStatus::Resolved
+    );
+    assert_eq!(f.receiver.requests().len(), 2);
 }

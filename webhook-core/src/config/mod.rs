@@ -118,8 +118,8 @@ impl fmt::Debug for StaticHeaders {
 /// Resolved webhook configuration with defaults applied.
 ///
 /// Built by [`WebhookConfig::resolve`], which has checked every value. `Debug` redacts
-/// the destination, the secrets and static header values.
-#[derive(Clone, Debug)]
+/// the destination, the secrets, static header values and a store URL's credentials.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ResolvedWebhookConfig {
     /// Whether delivery is on.
@@ -538,12 +538,56 @@ impl fmt::Debug for WebhookConfig {
             .field("max_pending_retries", &self.max_pending_retries)
             .field("shutdown_grace_ms", &self.shutdown_grace_ms)
             .field("max_payload_bytes", &self.max_payload_bytes)
-            .field("store_path", &self.store_path)
+            .field(
+                "store_path",
+                &self.store_path.as_deref().map(shown_store_path),
+            )
             .field(
                 "headers",
                 &self.headers.as_ref().map(|h| h.keys().collect::<Vec<_>>()),
             )
             .finish()
+    }
+}
+
+/// A store path as logs and `Debug` show it: a folder as it is, a URL (a database)
+/// with [`redact::url`](crate::redact::url), so its password never shows.
+pub fn shown_store_path(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    if text.contains("://") {
+        crate::redact::url(&text)
+    } else {
+        text.into_owned()
+    }
+}
+
+impl fmt::Debug for ResolvedWebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolvedWebhookConfig")
+            .field("enabled", &self.enabled)
+            .field("destination", &self.destination)
+            .field("destination_policy", &self.destination_policy)
+            .field("secrets", &self.secrets)
+            .field("signature_scheme", &self.signature_scheme)
+            .field("signature_header", &self.signature_header)
+            .field("events", &self.events)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("parallel_queue_multiplier", &self.parallel_queue_multiplier)
+            .field("queue_policy", &self.queue_policy)
+            .field("block_timeout", &self.block_timeout)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("max_pending_retries", &self.max_pending_retries)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field(
+                "store_path",
+                &self.store_path.as_deref().map(shown_store_path),
+            )
+            .field("headers", &self.headers)
+            .field("outbox", &self.outbox)
+            .finish_non_exhaustive()
     }
 }
 

@@ -303,6 +303,7 @@ fn debug_and_display_never_show_secrets_or_url_details() {
         secret: Some("S3cr3t-token".into()),
         previous_secrets: Some(vec!["0ld-S3cr3t".into()]),
         headers: Some([("x-api-key".to_owned(), "k3y-value".to_owned())].into()),
+        store_path: Some("postgres://app:DbPa55@db.internal:5432/app?schema=hooks".into()),
         ..WebhookConfig::for_url("https://user:pw@hooks.example.com/p/TOKEN?sig=abc")
     };
     let resolved = cfg.resolve().expect("valid");
@@ -315,10 +316,15 @@ fn debug_and_display_never_show_secrets_or_url_details() {
         "sig=abc",
         "k3y-value",
         "user",
+        "DbPa55",
     ] {
         assert!(!printed.contains(needle), "`{needle}` leaked in: {printed}");
     }
     assert!(printed.contains("https://hooks.example.com/…"));
+    assert!(
+        printed.contains("postgres://db.internal:5432/…"),
+        "{printed}"
+    );
 }
 
 #[test]
