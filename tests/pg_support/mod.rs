@@ -49,6 +49,8 @@ pub(crate) struct Tally {
     pub instance_cpu: Duration,
     /// Entries left in the outbox at the end.
     pub pending: u64,
+    /// After the server started again: how long until 100 more deliveries had arrived.
+    pub resumed_after: Option<Duration>,
 }
 
 impl Tally {
@@ -80,7 +82,8 @@ pub(crate) struct Plan {
     pub events: u64,
     /// Kill one instance (SIGKILL) once a third of the events arrived.
     pub kill: bool,
-    /// Restart the server with this command once a third of the events arrived.
+    /// Stop the server, then start it, with this command (plus `stop`, `start`) once a
+    /// quarter of the events arrived.
     pub restart: Option<Vec<String>>,
 }
 
@@ -247,7 +250,9 @@ pub(crate) fn run(exe: &Path, args: &[&str], url: &str, plan: &Plan) -> Tally {
         ..Tally::default()
     };
     let mut disturbed = false;
-    let third = usize::try_from(plan.events / 3).unwrap_or(usize::MAX);
+    let mut restarted: Option<(Instant, usize)> = None;
+    let third = usize::try_from(plan.events / if plan.restart.is_some() { 4 } else { 3 })
+        .unwrap_or(usize::MAX);
     while started.elapsed() < DEADLINE {
         let arrived = receiver.delivery_count();
         if !disturbed && arrived >= third {
@@ -257,6 +262,12 @@ pub(crate) fn run(exe: &Path, args: &[&str], url: &str, plan: &Plan) -> Tally {
             }
             if let Some(command) = &plan.restart {
                 restart(command, &receiver);
+                restarted = Some((Instant::now(), receiver.delivery_count()));
+            }
+        }
+        if let Some((at, count)) = restarted {
+            if tally.resumed_after.is_none() && arrived >= count + 100 {
+                tally.resumed_after = Some(at.elapsed());
             }
         }
         if arrived >= usize::try_from(plan.events).unwrap_or(usize::MAX)
@@ -301,19 +312,28 @@ fn kill_first(
         .sum()
 }
 
-/// Restarts the server with `command`, printing how long it took.
+/// How long the server stays down in the restart experiment.
+const OUTAGE: Duration = Duration::from_secs(2);
+
+/// Stops the server (`command` + `stop`), keeps it down for [`OUTAGE`] (deliveries
+/// stall: claims and settlements fail), then starts it (`command` + `start`).
 fn restart(command: &[String], receiver: &TestReceiver) {
-    let before = receiver.delivery_count();
-    let at = Instant::now();
-    let status = Command::new(&command[0])
-        .args(&command[1..])
-        .stdout(Stdio::null())
-        .status()
-        .expect("the restart command runs");
-    assert!(status.success(), "{command:?} failed: {status}");
+    let run = |verb: &str| {
+        let status = Command::new(&command[0])
+            .args(&command[1..])
+            .arg(verb)
+            .stdout(Stdio::null())
+            .status()
+            .expect("pg_ctlcluster runs");
+        assert!(status.success(), "{command:?} {verb} failed: {status}");
+    };
+    run("stop");
+    let stopped = receiver.delivery_count();
+    std::thread::sleep(OUTAGE);
+    let during = receiver.delivery_count() - stopped;
+    run("start");
     eprintln!(
-        "server restarted in {:?} after {before} deliveries",
-        at.elapsed()
+        "server stopped after {stopped} deliveries, down {OUTAGE:?} ({during} deliveries meanwhile, from claims made before), started again"
     );
 }
 
