@@ -6,6 +6,7 @@ use crate::error::{self, PostgresError};
 use crate::schema;
 use crate::{PostgresFailureStore, PostgresOutbox};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
@@ -281,20 +282,27 @@ async fn open(options: PostgresOptions) -> Result<PgPool, PostgresError> {
             reason: error::detail(&e),
         })?
         .application_name("webhook");
+    // One connection of its own first: its error names the cause (a refused connection,
+    // an unknown role), where the pool's would only say that it timed out.
+    let cannot = |e: sqlx::Error| PostgresError::Connect {
+        location: webhook_core::redact::url(&options.url),
+        detail: error::detail(&e),
+    };
+    let mut conn = tokio::time::timeout(
+        options.acquire_timeout,
+        PgConnection::connect_with(&connect),
+    )
+    .await
+    .map_err(|_| PostgresError::Connect {
+        location: webhook_core::redact::url(&options.url),
+        detail: format!("no answer within {:?}", options.acquire_timeout),
+    })?
+    .map_err(cannot)?;
+    schema::migrate(&mut conn, &options.schema).await?;
+    let _ = conn.close().await;
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
-        .connect_with(connect)
-        .await
-        .map_err(|e| PostgresError::Connect {
-            location: webhook_core::redact::url(&options.url),
-            detail: error::detail(&e),
-        })?;
-    let mut conn = pool.acquire().await.map_err(|e| PostgresError::Connect {
-        location: webhook_core::redact::url(&options.url),
-        detail: error::detail(&e),
-    })?;
-    schema::migrate(&mut conn, &options.schema).await?;
-    drop(conn);
+        .connect_lazy_with(connect);
     Ok(pool)
 }
