@@ -55,10 +55,10 @@ fn run_once(plan: &pg_support::Plan) -> pg_support::Tally {
     let base = std::env::var("WEBHOOK_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let schema = format!("instances_{}_{}", std::process::id(), plan.instances);
-    let db = Database::connect(PostgresOptions::from_url(&base).schema(&schema))
+    let options = PostgresOptions::from_url(&base).schema(&schema);
+    let db = Database::connect(options.clone())
         .unwrap_or_else(|e| fail(&format!("cannot prepare the schema: {e}")));
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}schema={schema}");
+    let url = options.url_with_schema();
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("no executable path: {e}")));
     let tally = pg_support::run(&exe, &[], &url, plan);
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 use std::time::SystemTime;
 use webhook_core::outbox::{NewEntry, Outbox, OwnerId};
-use webhook_postgres::testing::{TestSchema, test_url};
+use webhook_postgres::testing::TestSchema;
 use webhook_testkit::{Reply, Script, TestReceiver};
 
 const BIN: &str = env!("CARGO_BIN_EXE_webhook");
@@ -16,8 +16,8 @@ const PASSWORD: &str = "hunter2-never-shown";
 /// The schema's URL, with a password in it.
 fn store_url(t: &TestSchema) -> String {
     // Keep whatever user the test URL names; put the password after it.
-    let base = test_url();
-    let base = match base
+    let base = t.options.url_with_schema();
+    match base
         .split_once("://")
         .and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?)))
     {
@@ -28,9 +28,7 @@ fn store_url(t: &TestSchema) -> String {
             )
         }
         None => base,
-    };
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}schema={}", t.db.schema())
+    }
 }
 
 fn webhook(args: &[&str], store: &str) -> Output {

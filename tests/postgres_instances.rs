@@ -29,11 +29,9 @@ fn is_child() -> bool {
     std::env::var("WEBHOOK_PG_CHILD").is_ok()
 }
 
-/// The URL of `schema` for another process.
+/// The URL of the test's schema, for another process.
 fn url_of(t: &TestSchema) -> String {
-    let base = test_url();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}schema={}", t.db.schema())
+    t.options.url_with_schema()
 }
 
 fn run(t: &TestSchema, plan: &Plan) -> pg_support::Tally {

@@ -71,9 +71,7 @@ fn a_server_restart_mid_run_loses_nothing_and_delivery_resumes_by_itself() {
             return;
         }
     };
-    let base = test_url();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}schema={}", t.db.schema());
+    let url = t.options.url_with_schema();
     let exe = std::env::current_exe().expect("test binary");
     let args = [
         "--exact",

@@ -416,11 +416,13 @@ fn a_postgres_store_path_keeps_the_outbox_and_the_failures_in_the_database() {
         return;
     };
     let f = fixture(Script::sequence([Reply::status(410), Reply::ok()]));
-    let base = webhook_postgres::testing::test_url().replacen("postgres@", "postgres:S3cretPw@", 1);
-    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = t
+        .options
+        .url_with_schema()
+        .replacen("postgres@", "postgres:S3cretPw@", 1);
     let config = WebhookConfig {
         durable: Some(true),
-        store_path: Some(format!("{base}{sep}schema={}", t.db.schema()).into()),
+        store_path: Some(url.into()),
         ..f.config.clone()
     };
     assert!(notify_task_failed("T-PG", "refused once", Some("why"), &config).is_accepted());

@@ -62,6 +62,8 @@ impl PostgresOptions {
     /// let options = PostgresOptions::from_url("postgres://app@db:5432/app?sslmode=disable&schema=hooks");
     /// assert_eq!(options.schema_name(), "hooks");
     /// assert_eq!(options.location(), "postgres://db:5432/… schema hooks");
+    /// let again = PostgresOptions::from_url(&options.url_with_schema());
+    /// assert_eq!((again.schema_name(), again.location()), ("hooks", options.location()));
     /// ```
     pub fn from_url(url: &str) -> Self {
         let Some((base, query)) = url.split_once('?') else {
@@ -114,6 +116,14 @@ impl PostgresOptions {
     pub fn failure_capacity(mut self, records: usize) -> Self {
         self.failure_capacity = records.max(1);
         self
+    }
+
+    /// The URL with the schema in its query: what [`PostgresOptions::from_url`] reads
+    /// back, e.g. to hand another process (a `--store` argument). It holds the URL's
+    /// credentials: never log it.
+    pub fn url_with_schema(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}schema={}", self.url, self.schema)
     }
 
     /// The schema name.
