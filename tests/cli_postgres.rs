@@ -100,6 +100,11 @@ fn a_failure_recorded_by_one_process_is_listed_and_replayed_by_others() {
     assert_eq!(status["records"], 1, "{status}");
     assert_eq!(status["failed"], 1, "{status}");
     assert_eq!(status["outbox"]["pending"], 0, "{status}");
+    assert_eq!(
+        status["outbox"]["leases"],
+        serde_json::json!([]),
+        "no instance holds leases: {status}"
+    );
     assert_eq!(status["recent_failures"][0]["task_id"], "T-9", "{status}");
     let shown = status["store"].as_str().expect("store");
     assert!(

@@ -41,6 +41,19 @@ struct OutboxStatus {
     pending: u64,
     /// Age of the oldest entry in seconds (`null` when empty).
     oldest_pending_secs: Option<f64>,
+    /// A shared (PostgreSQL) outbox: the instances holding leases now, and on how many
+    /// entries each (an instance that died keeps its leases until they run out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leases: Option<Vec<LeaseJson>>,
+}
+
+/// One instance's leases.
+#[derive(Debug, Serialize)]
+struct LeaseJson {
+    /// The instance (`<pid>-<random>`).
+    owner: String,
+    /// Entries it holds.
+    entries: u64,
 }
 
 pub(crate) fn run(args: StatusArgs) -> Result<(), Failure> {
@@ -187,9 +200,23 @@ fn outbox_status(
     let outbox = store.outbox().map_err(cannot)?;
     let pending = rt.block_on(outbox.pending()).map_err(cannot)?;
     let now_ms = webhook_core::time::unix_millis(std::time::SystemTime::now());
+    let leases = match store.backend() {
+        Backend::Postgres(db) => Some(
+            rt.block_on(db.outbox().leases())
+                .map_err(cannot)?
+                .into_iter()
+                .map(|(owner, entries)| LeaseJson {
+                    owner: owner.to_string(),
+                    entries,
+                })
+                .collect(),
+        ),
+        Backend::Sled(_) => None,
+    };
     Ok(OutboxStatus {
         pending: pending.count,
         oldest_pending_secs: pending.oldest_age_secs(now_ms),
+        leases,
     })
 }
 
@@ -208,6 +235,13 @@ fn print_text(status: &StoreStatus) {
             status.outbox.pending
         ),
         None => println!("outbox: empty"),
+    }
+    for lease in status.outbox.leases.iter().flatten() {
+        println!(
+            "  instance {} holds {} entr(ies)",
+            escape(&lease.owner),
+            lease.entries
+        );
     }
     match status.oldest_failed_age_seconds {
         Some(age) => println!("oldest failure awaiting replay: {age:.1} s"),
