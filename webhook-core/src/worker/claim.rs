@@ -281,7 +281,8 @@ pub(crate) async fn settle_loop(engine: Arc<Engine>, mut rx: mpsc::UnboundedRece
         }
         if !batch.is_empty() {
             apply(&engine, part, batch).await;
-            part.refresh_pending(&engine).await;
+            part.pending_within(&engine, super::engine::PENDING_FRESH)
+                .await;
         }
         for done in flushes {
             let _ = done.send(());

@@ -45,9 +45,21 @@ async fn next_batch(engine: &Engine, part: &OutboxPart) -> Vec<QueuedEvent> {
 /// Waits while the outbox holds its maximum (the queue fills meanwhile, and its policy
 /// applies to new events), counting each wait.
 async fn wait_for_room(engine: &Engine, part: &OutboxPart, incoming: u64) {
+    let fits = |p: Option<crate::outbox::PendingStats>| {
+        p.is_some_and(|p| p.count + incoming <= part.settings.max_pending)
+    };
+    // The last answer plus this notifier's appends since is an upper bound: when it
+    // fits, the outbox need not be asked.
+    if fits(
+        part.pending_within(engine, super::engine::PENDING_FRESH)
+            .await,
+    ) {
+        return;
+    }
     let mut pause = Duration::from_millis(10);
+    let mut fresh = part.refresh_pending(engine).await;
     loop {
-        match part.refresh_pending(engine).await {
+        match fresh {
             Some(p) if p.count + incoming <= part.settings.max_pending => return,
             Some(_) => engine.ledger.note(crate::accounting::Activity::OutboxFull),
             None => {}
@@ -57,6 +69,7 @@ async fn wait_for_room(engine: &Engine, part: &OutboxPart, incoming: u64) {
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(1));
+        fresh = part.refresh_pending(engine).await;
     }
 }
 
@@ -70,6 +83,7 @@ async fn commit(engine: &Engine, part: &OutboxPart, batch: Vec<QueuedEvent>) {
         match tokio::time::timeout(engine.plugs.store_timeout, append).await {
             Ok(Ok(())) => {
                 engine.ledger.stored(n);
+                part.note_appended(n);
                 answer(batch, &Ok(()));
                 part.appended.notify_one();
                 return;

@@ -58,10 +58,17 @@ pub(crate) struct OutboxPart {
     pub(crate) ready: Mutex<VecDeque<(Claimed, tokio::time::Instant)>>,
     /// Woken when the ready buffer runs low.
     pub(crate) low: Notify,
-    /// What the outbox said it held the last time it was asked (each commit and each
-    /// batch of settlements asks), for the figures and gauges, which cannot wait.
-    pub(crate) pending: Mutex<Option<crate::outbox::PendingStats>>,
+    /// What the outbox said it held the last time it was asked, and when, plus what this
+    /// notifier appended since (an upper bound until the next answer): for the outbox
+    /// bound, and for the figures and gauges, which cannot wait. Asked again when older
+    /// than [`PENDING_FRESH`] (counting what a shared outbox holds is a query).
+    pub(crate) pending: Mutex<Option<(crate::outbox::PendingStats, tokio::time::Instant)>>,
 }
+
+/// How old the outbox's pending count may be before a commit or a batch of
+/// settlements asks again. Counting a table of a million rows takes a database tens of
+/// milliseconds; asking once per batch made the count the bottleneck of every commit.
+pub(crate) const PENDING_FRESH: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What the settler is told.
 #[derive(Debug)]
@@ -75,7 +82,37 @@ pub(crate) enum SettleMsg {
 impl OutboxPart {
     /// The outbox's pending figures as last read.
     pub(crate) fn last_pending(&self) -> Option<crate::outbox::PendingStats> {
-        *self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|(p, _)| p)
+    }
+
+    /// The pending figures, asking the outbox only if the last answer is older than
+    /// `max_age`.
+    pub(crate) async fn pending_within(
+        &self,
+        engine: &Engine,
+        max_age: std::time::Duration,
+    ) -> Option<crate::outbox::PendingStats> {
+        let cached = *self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        match cached {
+            Some((p, at)) if at.elapsed() <= max_age => Some(p),
+            _ => self.refresh_pending(engine).await,
+        }
+    }
+
+    /// Counts `n` entries appended by this notifier into the last answer, so it stays
+    /// an upper bound until the outbox is asked again.
+    pub(crate) fn note_appended(&self, n: u64) {
+        if let Some((p, _)) = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            p.count += n;
+        }
     }
 
     /// Asks the outbox what it holds and keeps the answer for [`Self::last_pending`].
@@ -85,7 +122,8 @@ impl OutboxPart {
     ) -> Option<crate::outbox::PendingStats> {
         match self.outbox.pending().await {
             Ok(p) => {
-                *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some(p);
+                *self.pending.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some((p, tokio::time::Instant::now()));
                 Some(p)
             }
             Err(e) => {
