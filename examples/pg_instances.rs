@@ -31,10 +31,11 @@ fn main() {
             ..plan.clone()
         });
         eprintln!(
-            "instances={instances} deliveries_per_s={:.0} elapsed_s={:.2} instance_cpu_us_per_delivery={:.1} per_instance={:?} held_at_kill={:?} pending={}",
+            "instances={instances} deliveries_per_s={:.0} elapsed_s={:.2} instance_cpu_us_per_delivery={:.1} server_cpu_us_per_delivery={:.1} per_instance={:?} held_at_kill={:?} pending={}",
             tally.rate(),
             tally.elapsed.as_secs_f64(),
             tally.cpu_per_delivery_us(),
+            tally.server_cpu_per_delivery_us(),
             tally.per_instance,
             tally.held_at_kill,
             tally.pending,
@@ -78,9 +79,14 @@ fn parse(mut args: impl Iterator<Item = String>) -> (Vec<u32>, pg_support::Plan)
         events: 20_000,
         kill: false,
         restart: None,
+        flush_every_commit: false,
     };
     let mut counts = vec![3];
     while let Some(arg) = args.next() {
+        if arg == "--flush-every-commit" {
+            plan.flush_every_commit = true;
+            continue;
+        }
         let value = args.next();
         let number = |name: &str| -> u64 {
             value
@@ -122,7 +128,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> (Vec<u32>, pg_support::Plan)
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "pg_instances: {problem}\nusage: cargo run --release --example pg_instances -- [--instances N] [--events N] [--kill 0|1]"
+        "pg_instances: {problem}\nusage: cargo run --release --example pg_instances -- [--instances N|1,2,3] [--events N] [--kill 0|1] [--flush-every-commit]"
     );
     std::process::exit(2);
 }

@@ -69,6 +69,7 @@ fn three_instances_share_20000_events_and_deliver_each_once() {
         events: 20_000,
         kill: false,
         restart: None,
+        flush_every_commit: false,
     };
     let tally = run(&t, &plan);
     assert_eq!(tally.lost, 0, "{tally:?}");
@@ -102,6 +103,7 @@ fn a_sigkilled_instance_loses_nothing_and_repeats_at_most_what_it_held() {
         events: 20_000,
         kill: true,
         restart: None,
+        flush_every_commit: false,
     };
     let tally = run(&t, &plan);
     let held = tally.held_at_kill.expect("an instance was killed");

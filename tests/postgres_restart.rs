@@ -84,6 +84,7 @@ fn a_server_restart_mid_run_loses_nothing_and_delivery_resumes_by_itself() {
         events: 20_000,
         kill: false,
         restart: Some(command),
+        flush_every_commit: false,
     };
     let tally = pg_support::run(&exe, &args, &url, &plan);
     println!(

@@ -47,6 +47,9 @@ pub(crate) struct Tally {
     pub elapsed: Duration,
     /// CPU time of the instances (user + system).
     pub instance_cpu: Duration,
+    /// CPU time of the local PostgreSQL server's processes over the run (zero when the
+    /// server is elsewhere).
+    pub server_cpu: Duration,
     /// Entries left in the outbox at the end.
     pub pending: u64,
     /// After the server started again: how long until 100 more deliveries had arrived.
@@ -67,6 +70,11 @@ impl Tally {
         self.delivered_unique as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// Server CPU per delivery, in microseconds.
+    pub(crate) fn server_cpu_per_delivery_us(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / (self.delivered_unique.max(1) as f64)
+    }
+
     /// Instance CPU per delivery, in microseconds.
     pub(crate) fn cpu_per_delivery_us(&self) -> f64 {
         self.instance_cpu.as_secs_f64() * 1e6 / (self.delivered_unique.max(1) as f64)
@@ -85,6 +93,9 @@ pub(crate) struct Plan {
     /// Stop the server, then start it, with this command (plus `stop`, `start`) once a
     /// quarter of the events arrived.
     pub restart: Option<Vec<String>>,
+    /// Instances make claims and settlements wait for the WAL flush too
+    /// (`PostgresOptions::flush_every_commit`).
+    pub flush_every_commit: bool,
 }
 
 fn webhook_id(n: u64) -> String {
@@ -104,7 +115,9 @@ pub(crate) fn child_main_if_asked() {
             .with_writer(std::io::stderr)
             .try_init();
     }
-    let db = Database::connect(PostgresOptions::from_url(&url)).expect("the instance connects");
+    let options = PostgresOptions::from_url(&url)
+        .flush_every_commit(std::env::var("WEBHOOK_PG_FLUSH_EVERY_COMMIT").is_ok());
+    let db = Database::connect(options).expect("the instance connects");
     let config = WebhookConfig {
         enabled: Some(true),
         url: Some(receiver),
@@ -153,8 +166,12 @@ struct Instance {
 }
 
 impl Instance {
-    fn spawn(exe: &Path, args: &[&str], url: &str, receiver: &str) -> Self {
-        let mut child = Command::new(exe)
+    fn spawn(exe: &Path, args: &[&str], url: &str, receiver: &str, flush: bool) -> Self {
+        let mut command = Command::new(exe);
+        if flush {
+            command.env("WEBHOOK_PG_FLUSH_EVERY_COMMIT", "1");
+        }
+        let mut child = command
             .args(args)
             .env("WEBHOOK_PG_CHILD", url)
             .env("WEBHOOK_PG_RECEIVER", receiver)
@@ -207,6 +224,23 @@ fn cpu_of(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// CPU time of every local process named `postgres` (the server and its backends;
+/// backends that ended during the run are not counted, which the pool's long-lived
+/// connections make rare).
+fn server_cpu() -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_of)
+        .sum()
+}
+
 /// Puts `events` entries into the outbox, in batches, due now.
 fn fill(outbox: &PostgresOutbox, rt: &tokio::runtime::Runtime, events: u64) {
     let owner = OwnerId::from_text("producer");
@@ -241,8 +275,9 @@ pub(crate) fn run(exe: &Path, args: &[&str], url: &str, plan: &Plan) -> Tally {
     let outbox = db.outbox();
     fill(&outbox, &rt, plan.events);
     let started = Instant::now();
+    let server_before = server_cpu();
     let mut instances: Vec<Instance> = (0..plan.instances)
-        .map(|_| Instance::spawn(exe, args, url, &receiver.url()))
+        .map(|_| Instance::spawn(exe, args, url, &receiver.url(), plan.flush_every_commit))
         .collect();
     let mut tally = Tally {
         events: plan.events,
@@ -278,6 +313,7 @@ pub(crate) fn run(exe: &Path, args: &[&str], url: &str, plan: &Plan) -> Tally {
         std::thread::sleep(Duration::from_millis(20));
     }
     tally.elapsed = started.elapsed();
+    tally.server_cpu = server_cpu().saturating_sub(server_before);
     settle_and_finish(instances, &outbox, &rt, &receiver, tally)
 }
 

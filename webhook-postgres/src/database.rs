@@ -30,6 +30,7 @@ pub struct PostgresOptions {
     max_connections: u32,
     acquire_timeout: Duration,
     failure_capacity: usize,
+    flush_every_commit: bool,
 }
 
 /// Connections the pool opens at most, unless told otherwise.
@@ -49,7 +50,18 @@ impl PostgresOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             failure_capacity: webhook_core::store::DEFAULT_CAPACITY,
+            flush_every_commit: false,
         }
+    }
+
+    /// Makes claims and settlements wait for PostgreSQL's WAL flush too (off by default:
+    /// appends and failure records always wait; a claim or settlement forgotten in a
+    /// server crash only repeats a delivery). On: the server's own
+    /// `synchronous_commit` applies to every transaction.
+    #[must_use]
+    pub fn flush_every_commit(mut self, on: bool) -> Self {
+        self.flush_every_commit = on;
+        self
     }
 
     /// Options from a URL that may name the schema in its query, as the command line's
@@ -149,6 +161,7 @@ impl fmt::Debug for PostgresOptions {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("failure_capacity", &self.failure_capacity)
+            .field("flush_every_commit", &self.flush_every_commit)
             .finish()
     }
 }
@@ -243,7 +256,8 @@ impl Database {
     }
 
     /// The pool (on the crate's own runtime: use it through the store and outbox, or
-    /// for reads in tests and tools).
+    /// for reads in tests and tools). Its sessions run with `synchronous_commit = off` unless
+    /// [`PostgresOptions::flush_every_commit`] was set.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
     }
@@ -287,11 +301,16 @@ async fn open(options: PostgresOptions) -> Result<PgPool, PostgresError> {
             reason: format!("scheme {scheme:?} is not `postgres` or `postgresql`"),
         });
     }
-    let connect = PgConnectOptions::from_str(&options.url)
+    let mut connect = PgConnectOptions::from_str(&options.url)
         .map_err(|e| PostgresError::InvalidUrl {
             reason: error::detail(&e),
         })?
         .application_name("webhook");
+    if !options.flush_every_commit {
+        // Claims and settlements do not wait for the WAL flush; appends and failure
+        // records turn it back on for their own transactions (see the crate docs).
+        connect = connect.options([("synchronous_commit", "off")]);
+    }
     // One connection of its own first: its error names the cause (a refused connection,
     // an unknown role), where the pool's would only say that it timed out.
     let cannot = |e: sqlx::Error| PostgresError::Connect {

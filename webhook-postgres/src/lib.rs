@@ -11,6 +11,18 @@
 //! - [`PostgresOutbox::enqueue_in`] enqueues through the application's own transaction:
 //!   the webhook goes out if and only if that transaction commits.
 //!
+//! Durability: appends and failure records commit only once PostgreSQL has flushed them
+//! (`synchronous_commit = on` for their transactions), so an event acknowledged as
+//! durable survives a server crash. Claims and settlements do not wait for the flush
+//! (the pool's sessions run with `synchronous_commit = off`): a server crash can forget
+//! the last few milliseconds of them, which only repeats a delivery (a forgotten
+//! removal or lease) or an attempt (a forgotten retry time), never loses an event, and
+//! a failure recorded again keeps its id. Measured side by side on the project's
+//! machine, where a WAL flush takes 1 to 4 ms: one instance delivers 6,300–6,900 events
+//! a second end to end, against 3,400–4,300 with
+//! [`PostgresOptions::flush_every_commit`] (BENCHMARKS.md), which restores the flush
+//! for every commit.
+//!
 //! Both come from one [`Database`]: one pool, on a small runtime of the crate's own (so
 //! it works from the notifier's worker, a command line and an application's runtime
 //! alike), and a schema the user names, created and migrated at connect under an

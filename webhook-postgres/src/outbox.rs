@@ -161,6 +161,16 @@ impl PostgresOutbox {
     }
 }
 
+/// Makes the current transaction's commit wait for the WAL flush (the pool's sessions
+/// do not: see the crate docs), for writes that must survive a server crash once
+/// acknowledged.
+pub(crate) async fn durable_commit(tx: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("SET LOCAL synchronous_commit = on")
+        .execute(tx)
+        .await
+        .map(drop)
+}
+
 /// Milliseconds as the `BIGINT` they are stored in (saturating: `u64::MAX / 2` and
 /// beyond mean "the far future").
 fn ms(value: u64) -> i64 {
@@ -414,7 +424,10 @@ impl Outbox for PostgresOutbox {
         let owner = owner.clone();
         self.run("append", async move {
             let mut conn = pool.acquire().await?;
-            insert(&mut conn, &s, &owner, entries).await.map(drop)
+            let mut tx = conn.begin().await?;
+            durable_commit(&mut tx).await?;
+            insert(&mut tx, &s, &owner, entries).await?;
+            tx.commit().await
         })
         .await
     }

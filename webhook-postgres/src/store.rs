@@ -94,6 +94,7 @@ impl FailureStore for PostgresFailureStore {
         self.run("record", async move {
             let mut conn = pool.acquire().await?;
             let mut tx = conn.begin().await?;
+            crate::outbox::durable_commit(&mut tx).await?;
             sqlx::query(&upsert)
                 .bind(record.id.as_str())
                 .bind(record.webhook_id.as_str())
@@ -213,6 +214,7 @@ async fn update_row(
 ) -> Result<Option<FailureRecord>, Updated> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
+    crate::outbox::durable_commit(&mut tx).await?;
     let text: Option<String> = sqlx::query_scalar(&select)
         .bind(id.as_str())
         .fetch_optional(&mut *tx)
