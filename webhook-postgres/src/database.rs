@@ -100,7 +100,7 @@ impl PostgresOptions {
         }
     }
 
-    /// The schema that holds the tables (created if absent): 1 to 63 lowercase ASCII
+    /// The schema that holds the tables (created if absent): 1 to 48 lowercase ASCII
     /// letters, digits and `_`, not starting with a digit or `pg_`. Instances share an
     /// outbox by naming the same schema.
     #[must_use]

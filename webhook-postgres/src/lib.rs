@@ -67,7 +67,7 @@ pub use database::{
 };
 pub use error::PostgresError;
 pub use outbox::{PostgresOutbox, TRANSACTION_ORIGIN};
-pub use schema::DEFAULT_SCHEMA;
+pub use schema::{DEFAULT_SCHEMA, MAX_SCHEMA_LEN};
 /// The sqlx this crate is built with, for [`PostgresOutbox::enqueue_in`]'s connection.
 pub use sqlx;
 pub use store::PostgresFailureStore;

@@ -12,11 +12,17 @@ use sqlx::{Connection, PgConnection};
 /// The schema used when none is chosen.
 pub const DEFAULT_SCHEMA: &str = "webhook";
 
-/// The longest schema name PostgreSQL keeps (longer ones are cut, silently).
-const MAX_SCHEMA_LEN: usize = 63;
+/// The longest schema name accepted: the append channel, `webhook_outbox:<schema>`,
+/// must fit PostgreSQL's 63-character names (`pg_notify` refuses longer ones, and
+/// `LISTEN` would cut them).
+pub const MAX_SCHEMA_LEN: usize = 63 - CHANNEL_PREFIX.len();
 
-/// Checks a schema name: 1 to 63 characters, lowercase ASCII letters, digits and `_`,
-/// not starting with a digit, and not `pg_`-prefixed (reserved by PostgreSQL).
+/// The append channel's name before the schema.
+const CHANNEL_PREFIX: &str = "webhook_outbox:";
+
+/// Checks a schema name: 1 to [`MAX_SCHEMA_LEN`] (48) characters, lowercase ASCII
+/// letters, digits and `_`, not starting with a digit, and not `pg_`-prefixed
+/// (reserved by PostgreSQL).
 pub(crate) fn check_name(name: &str) -> Result<(), PostgresError> {
     let refuse = |reason: String| {
         Err(PostgresError::InvalidSchema {
@@ -103,7 +109,7 @@ pub(crate) const CURRENT_VERSION: i32 = 1;
 
 /// The `LISTEN` channel of a schema's appends (the trigger above sends on it).
 pub(crate) fn channel(schema: &str) -> String {
-    format!("webhook_outbox:{schema}")
+    format!("{CHANNEL_PREFIX}{schema}")
 }
 
 /// `"name"`: the schema quoted for SQL (the name was checked: no quote inside).
@@ -184,12 +190,12 @@ mod tests {
 
     #[test]
     fn schema_names_are_checked_and_the_error_says_what_was_expected() {
-        for good in ["webhook", "_w1", "tenant_42", &"a".repeat(63)] {
+        for good in ["webhook", "_w1", "tenant_42", &"a".repeat(48)] {
             assert!(check_name(good).is_ok(), "{good} is a valid name");
         }
         let cases = [
-            ("", "expected 1 to 63"),
-            (&"a".repeat(64), "expected 1 to 63"),
+            ("", "expected 1 to 48"),
+            (&"a".repeat(49), "expected 1 to 48"),
             ("Webhook", "expected lowercase ASCII letters"),
             ("a\"; DROP", "expected lowercase ASCII letters"),
             ("1abc", "starts with a digit"),
@@ -207,5 +213,10 @@ mod tests {
         let versions: Vec<i32> = MIGRATIONS.iter().map(|m| m.version).collect();
         assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
         assert_eq!(versions.last(), Some(&CURRENT_VERSION));
+    }
+
+    #[test]
+    fn the_longest_schema_name_still_makes_a_channel_postgres_accepts() {
+        assert!(channel(&"a".repeat(MAX_SCHEMA_LEN)).len() <= 63);
     }
 }

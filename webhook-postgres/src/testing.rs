@@ -43,7 +43,7 @@ impl TestSchema {
                     '_'
                 }
             })
-            .take(40)
+            .take(24)
             .collect();
         let name = format!("t_{stem}_{}_{n}", std::process::id());
         Self::open(PostgresOptions::new(test_url()).schema(name)).map(|(db, options)| Self {

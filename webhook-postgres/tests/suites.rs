@@ -337,3 +337,29 @@ async fn make_due_now_leaves_live_leases_alone() {
     assert_eq!(leases.len(), 2, "two owners hold leases: {leases:?}");
     assert!(leases.contains(&(owner.clone(), 1)), "{leases:?}");
 }
+
+#[tokio::test]
+async fn a_schema_of_the_longest_accepted_name_appends_and_notifies() {
+    let Some(_server) = TestSchema::create("longest_name") else {
+        return;
+    };
+    let stem = format!("long_{}_", std::process::id());
+    let name = format!(
+        "{stem}{}",
+        "x".repeat(webhook_postgres::MAX_SCHEMA_LEN - stem.len())
+    );
+    let options = PostgresOptions::new(webhook_postgres::testing::test_url()).schema(name);
+    let db = Database::connect_async(options)
+        .await
+        .expect("the longest name is accepted");
+    let outbox = db.outbox();
+    let signal = outbox.append_signal().expect("listens");
+    tokio::time::timeout(Duration::from_secs(30), signal.notified())
+        .await
+        .expect("subscribed");
+    let appended = outbox.append(&OwnerId::generate(), vec![entry(1, 1)]).await;
+    let notified = tokio::time::timeout(Duration::from_secs(30), signal.notified()).await;
+    db.drop_schema_async().await.expect("drop");
+    appended.expect("the insert's trigger can notify on the channel");
+    notified.expect("the channel's name was not cut");
+}
