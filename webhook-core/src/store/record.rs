@@ -147,6 +147,8 @@ pub enum FailureKind {
     Overflow,
     /// Still queued, in flight or waiting to retry when the notifier shut down.
     Shutdown,
+    /// Its endpoint's circuit breaker was open and the endpoint's queue was full.
+    CircuitOpen,
 }
 
 impl FailureKind {
@@ -157,6 +159,7 @@ impl FailureKind {
             Self::Permanent => "permanent",
             Self::Overflow => "overflow",
             Self::Shutdown => "shutdown",
+            Self::CircuitOpen => "circuit_open",
         }
     }
 }
@@ -190,6 +193,9 @@ pub struct FailureRecord {
     pub task_id: Option<String>,
     /// The destination, redacted to `scheme://host[:port]/…`.
     pub destination: String,
+    /// The endpoint it was for (absent for the configuration's single URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// The last error, sanitized, at most 400 characters.
     pub error: String,
     /// The last HTTP status, if a server answered.

@@ -40,6 +40,9 @@ pub(crate) struct Engine {
     pub(crate) observe: Hub,
     /// The durable outbox, when there is one.
     pub(crate) outbox: Option<OutboxPart>,
+    /// The endpoints, their queues and the fair scheduler (inactive in the single-URL
+    /// case).
+    pub(crate) endpoints: super::endpoints::EndpointSet,
 }
 
 /// The outbox, who this notifier is to it, and how it is used.
@@ -205,6 +208,14 @@ impl Engine {
             outbox.map(|p| p.count),
             oldest,
         )
+    }
+
+    /// Scrubs `text` of the secrets and URL parts of the destination `event` goes to.
+    pub(crate) fn scrub(&self, event: &QueuedEvent, text: &str) -> String {
+        match event.endpoint_runtime() {
+            Some(rt) => rt.settings().redactor.scrub(text),
+            None => self.redactor.scrub(text),
+        }
     }
 
     /// Offers a replayed event without evicting anything.

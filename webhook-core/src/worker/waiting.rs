@@ -69,13 +69,15 @@ impl Notifier {
     fn diagnostics_base(&self) -> WebhookDiagnostics {
         let engine = &self.inner.engine;
         let config = &engine.config;
-        WebhookDiagnostics::new(
+        let mut diag = WebhookDiagnostics::new(
             config,
             engine.queue.capacity(),
             engine.policy_name.clone(),
             self.stats(),
             engine.plugs.store.location(),
-        )
+        );
+        diag.endpoints = engine.endpoints.list();
+        diag
     }
 
     fn read_diagnostics(
