@@ -145,14 +145,7 @@ async fn wait_then_reacquire(
     let mut phase = engine.lifecycle.subscribe();
     let resumed = match wait_for_retry(&mut phase, wake).await {
         Wait::Shutdown => Err(Stop::Shutdown),
-        Wait::Elapsed => match wait_for_gate(engine, event, &mut phase).await {
-            Err(stop) => Err(stop),
-            Ok(()) => tokio::select! {
-                biased;
-                () = abort.fired() => Err(Stop::Shutdown),
-                p = engine.permits.clone().acquire_owned() => p.map_err(|_| Stop::Shutdown),
-            },
-        },
+        Wait::Elapsed => gate_then_slot(engine, event, &mut phase, abort).await,
     };
     if resumed.is_err() {
         if let Some(part) = event.endpoint.as_ref().filter(|p| p.running) {
@@ -165,6 +158,56 @@ async fn wait_then_reacquire(
     engine.ledger.resume(event.tally());
     engine.ledger.poke();
     resumed
+}
+
+/// Passes the endpoint's gate (if any), then takes a delivery slot. A delivery that
+/// passed its gate but finds no free slot gives its endpoint slot back while it waits
+/// for one, so it never holds one kind of slot while it waits for the other.
+async fn gate_then_slot(
+    engine: &Engine,
+    event: &mut QueuedEvent,
+    phase: &mut watch::Receiver<Phase>,
+    abort: &AbortSlot,
+) -> Result<OwnedSemaphorePermit, Stop> {
+    loop {
+        wait_for_gate(engine, event, phase).await?;
+        if let Ok(p) = engine.permits.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        release_gate(engine, event);
+        let permit = tokio::select! {
+            biased;
+            () = abort.fired() => return Err(Stop::Shutdown),
+            p = engine.permits.clone().acquire_owned() => p.map_err(|_| Stop::Shutdown)?,
+        };
+        if pass_gate_now(engine, event) {
+            return Ok(permit);
+        }
+    }
+}
+
+/// Gives back the endpoint slot a delivery took at its gate (no attempt was made).
+fn release_gate(engine: &Engine, event: &mut QueuedEvent) {
+    if let Some(part) = event.endpoint.as_mut().filter(|p| p.running) {
+        part.running = false;
+        let rt = &part.runtime;
+        engine.endpoints.attempt_done(rt, part.probe, None, None, &engine.observe);
+    }
+}
+
+/// The gate's answer now, without waiting: `true` if the delivery may go (or has no
+/// endpoint).
+fn pass_gate_now(engine: &Engine, event: &mut QueuedEvent) -> bool {
+    let Some(part) = event.endpoint.as_mut() else {
+        return true;
+    };
+    match part.runtime.gate(engine.endpoints.now()) {
+        Gate::Go { probe } => {
+            (part.probe, part.running) = (probe, true);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// An endpoint's delivery waits here until its gate says go (taking a running slot);

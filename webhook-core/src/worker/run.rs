@@ -150,19 +150,21 @@ async fn next_event(
         Some(Command::Shutdown { timeout }) => timeout,
         None => grace,
     };
-    let permit = tokio::select! {
-        biased;
-        cmd = commands.recv() => return Err(requested(cmd)),
-        p = engine.permits.clone().acquire_owned() => match p {
-            Ok(p) => p,
-            Err(_) => return Err(grace),
-        },
-    };
     loop {
+        let permit = tokio::select! {
+            biased;
+            cmd = commands.recv() => return Err(requested(cmd)),
+            p = engine.permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return Err(grace),
+            },
+        };
         let wake = match engine.endpoints.next_any(&engine.queue, &engine.ledger) {
             Ok(event) => return Ok((event, permit)),
             Err(wake) => wake,
         };
+        // Wait without the slot: a retry that falls due meanwhile may need it.
+        drop(permit);
         tokio::select! {
             biased;
             cmd = commands.recv() => return Err(requested(cmd)),
