@@ -74,7 +74,12 @@ fn assert_balanced(n: &Notifier) {
     assert!(stats.balances(), "{stats:?}");
     let mut per_endpoint = 0;
     for health in n.endpoints() {
-        assert!(health.counts.balances(), "{}: {:?}", health.id, health.counts);
+        assert!(
+            health.counts.balances(),
+            "{}: {:?}",
+            health.id,
+            health.counts
+        );
         per_endpoint += health.counts.accepted;
     }
     assert!(per_endpoint <= stats.accepted);
@@ -107,28 +112,56 @@ async fn an_event_goes_to_every_enabled_matching_endpoint_with_one_webhook_id() 
     .expect("b");
     n.upsert_endpoint(&ep("c")).expect("c");
     n.disable_endpoint("c").expect("known");
-    assert!(n.send(&payload(WebhookEventType::TaskCreated, 1)).is_accepted());
-    assert!(n.send(&payload(WebhookEventType::TaskFailed, 2)).is_accepted());
+    assert!(
+        n.send(&payload(WebhookEventType::TaskCreated, 1))
+            .is_accepted()
+    );
+    assert!(
+        n.send(&payload(WebhookEventType::TaskFailed, 2))
+            .is_accepted()
+    );
     let named = Route::to(EndpointId::new("b").expect("id"));
     let out = n.send_routed(&payload(WebhookEventType::TaskStarted, 3), &named);
-    assert!(out.expect("known").is_accepted(), "a named endpoint bypasses its filter");
+    assert!(
+        out.expect("known").is_accepted(),
+        "a named endpoint bypasses its filter"
+    );
     let unknown = Route::to(EndpointId::new("zzz").expect("id"));
     let error = n.send_routed(&task(4), &unknown).expect_err("unknown");
-    assert_eq!(error.to_string(), "no endpoint `zzz`; expected the id of a registered endpoint");
+    assert_eq!(
+        error.to_string(),
+        "no endpoint `zzz`; expected the id of a registered endpoint"
+    );
     assert!(n.wait_idle_async(IDLE).await);
 
-    let (a, b) = (hosts.hits_to("a.example.com"), hosts.hits_to("b.example.com"));
-    assert_eq!((a.len(), b.len(), hosts.hits_to("c.example.com").len()), (2, 2, 0));
+    let (a, b) = (
+        hosts.hits_to("a.example.com"),
+        hosts.hits_to("b.example.com"),
+    );
+    assert_eq!(
+        (a.len(), b.len(), hosts.hits_to("c.example.com").len()),
+        (2, 2, 0)
+    );
     assert_eq!(task_ids(&a), ["T-1", "T-2"]);
     assert_eq!(task_ids(&b), ["T-2", "T-3"]);
     assert_eq!(a[1].webhook_id, b[0].webhook_id, "one webhook id per event");
     let verify = |secret: &str, hit: &support::Hit| {
-        let ts: u64 = hit.headers["webhook-timestamp"].to_str().expect("a").parse().expect("n");
-        Verifier::new(vec![Secret::parse(secret).expect("secret")])
-            .verify_standard(&hit.headers, hit.body.as_bytes(), SystemTime::UNIX_EPOCH + Duration::from_secs(ts))
+        let ts: u64 = hit.headers["webhook-timestamp"]
+            .to_str()
+            .expect("a")
+            .parse()
+            .expect("n");
+        Verifier::new(vec![Secret::parse(secret).expect("secret")]).verify_standard(
+            &hit.headers,
+            hit.body.as_bytes(),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(ts),
+        )
     };
     assert!(verify(SECRET_A, &a[1]).is_ok() && verify(SECRET_B, &b[0]).is_ok());
-    assert!(verify(SECRET_B, &a[1]).is_err(), "each endpoint signs with its own secret");
+    assert!(
+        verify(SECRET_B, &a[1]).is_err(),
+        "each endpoint signs with its own secret"
+    );
     assert_eq!(n.endpoint_health("a").expect("a").counts.delivered, 2);
     assert_eq!(n.stats().delivered, 4);
     assert_balanced(n);
@@ -138,29 +171,58 @@ async fn an_event_goes_to_every_enabled_matching_endpoint_with_one_webhook_id() 
 async fn five_failures_open_the_breaker_one_probe_after_the_cool_down_closes_it() {
     // down.example.com fails its first 6 attempts: 5 open the breaker, the first probe
     // fails (cool-down doubles to 10 s), the second probe succeeds.
-    let hosts = Arc::new(Hosts::new(vec![(
-        "down.example.com",
-        Box::new(|n| Reply::Status(if n < 6 { 503 } else { 200 })),
-    )]));
+    let hosts = Arc::new(
+        Hosts::new(vec![(
+            "down.example.com",
+            Box::new(|n, _| Reply::Status(if n < 6 { 503 } else { 200 })),
+        )])
+        .gated(),
+    );
+    let gate = hosts.gate.clone().expect("gated");
     let patch = json!({"retry_count": 3, "retry_backoff_ms": 100, "max_concurrency": 1});
     let s = start(cfg(patch), hosts.clone(), true);
     let n = &s.notifier;
-    n.upsert_endpoint(&EndpointConfig { max_in_flight: Some(1), ..ep("down") }).expect("down");
+    n.upsert_endpoint(&EndpointConfig {
+        max_in_flight: Some(1),
+        ..ep("down")
+    })
+    .expect("down");
     for i in 0..5 {
         assert!(n.send(&task(i)).is_accepted());
     }
+    // All five are queued before the first attempt answers (the clock stands still
+    // while the attempt is held).
+    gate.add_permits(1000);
     assert!(n.wait_idle_async(IDLE).await);
     let hits = hosts.hits_to("down.example.com");
     let t0 = hits[4].at;
-    assert_eq!(hits[5].at - t0, Duration::from_secs(5), "one probe after the cool-down");
-    assert_eq!(hits[6].at - hits[5].at, Duration::from_secs(10), "a failed probe doubles it");
+    assert_eq!(
+        hits[5].at - t0,
+        Duration::from_secs(5),
+        "one probe after the cool-down"
+    );
+    assert_eq!(
+        hits[6].at - hits[5].at,
+        Duration::from_secs(10),
+        "a failed probe doubles it"
+    );
     // After the second probe closed it, the others go at once.
     assert!(hits[7..].iter().all(|h| h.at == hits[6].at));
     let stats = n.stats();
-    assert_eq!((stats.delivered, stats.failed), (5, 0), "waiting spent no retries: {stats:?}");
-    assert!(hits.iter().all(|h| h.attempt <= 3), "no event used more than 2 retries");
+    assert_eq!(
+        (stats.delivered, stats.failed),
+        (5, 0),
+        "waiting spent no retries: {stats:?}"
+    );
+    assert!(
+        hits.iter().all(|h| h.attempt <= 3),
+        "no event used more than 2 retries"
+    );
     let health = n.endpoint_health("down").expect("known");
-    assert_eq!((health.breaker, health.breaker_opened), (Some(BreakerState::Closed), 2));
+    assert_eq!(
+        (health.breaker, health.breaker_opened),
+        (Some(BreakerState::Closed), 2)
+    );
     n.shutdown_async(Duration::from_secs(1)).await; // the observer catches up
     let changes: Vec<(BreakerState, BreakerState, u64)> = s
         .reports
@@ -174,7 +236,14 @@ async fn five_failures_open_the_breaker_one_probe_after_the_cool_down_closes_it(
         })
         .collect();
     use BreakerState::{Closed, HalfOpen, Open};
-    assert_eq!(changes, [(Closed, Open, 5), (HalfOpen, Open, 6), (HalfOpen, Closed, 7)]);
+    assert_eq!(
+        changes,
+        [
+            (Closed, Open, 5),
+            (HalfOpen, Open, 6),
+            (HalfOpen, Closed, 7)
+        ]
+    );
     assert_balanced(n);
 }
 
@@ -183,11 +252,15 @@ async fn a_failure_rate_over_the_window_opens_the_breaker() {
     // Every other attempt fails: never 5 in a row, but 50 % of 20.
     let hosts = Arc::new(Hosts::new(vec![(
         "flaky.example.com",
-        Box::new(|n| Reply::Status(if n % 2 == 0 { 500 } else { 200 })),
+        Box::new(|n, _| Reply::Status(if n % 2 == 0 { 500 } else { 200 })),
     )]));
     let s = start(cfg(json!({"max_concurrency": 1})), hosts.clone(), true);
     let n = &s.notifier;
-    n.upsert_endpoint(&EndpointConfig { max_in_flight: Some(1), ..ep("flaky") }).expect("flaky");
+    n.upsert_endpoint(&EndpointConfig {
+        max_in_flight: Some(1),
+        ..ep("flaky")
+    })
+    .expect("flaky");
     for i in 0..30 {
         n.send(&task(i));
     }
@@ -211,30 +284,60 @@ async fn while_the_breaker_is_open_a_full_queue_records_overflow_as_circuit_open
         cool_down_ms: Some(3_600_000),
         ..BreakerConfig::default()
     };
-    let dead = EndpointConfig { max_in_flight: Some(1), breaker: Some(breaker), ..ep("dead") };
+    let dead = EndpointConfig {
+        max_in_flight: Some(1),
+        breaker: Some(breaker),
+        ..ep("dead")
+    };
     n.upsert_endpoint(&dead).expect("dead");
     for i in 0..5 {
         n.send(&task(i));
     }
     assert!(n.wait_idle(Duration::from_secs(30)));
-    assert_eq!(n.endpoint_health("dead").expect("dead").breaker, Some(BreakerState::Open));
+    assert_eq!(
+        n.endpoint_health("dead").expect("dead").breaker,
+        Some(BreakerState::Open)
+    );
     // A smaller queue; the breaker (same settings) stays open.
-    let small = EndpointConfig { queue_capacity: Some(2), ..dead };
+    let small = EndpointConfig {
+        queue_capacity: Some(2),
+        ..dead
+    };
     n.upsert_endpoint(&small).expect("update");
     for i in 5..10 {
         assert!(n.send(&task(i)).is_accepted());
     }
     let report = n.shutdown_async(Duration::from_millis(200)).await;
     let by_kind = report.stats.failed_by_kind;
-    assert_eq!((by_kind.exhausted, by_kind.circuit_open, by_kind.shutdown), (5, 3, 2));
+    assert_eq!(
+        (by_kind.exhausted, by_kind.circuit_open, by_kind.shutdown),
+        (5, 3, 2)
+    );
     assert_eq!(hosts.hits().len(), 5, "nothing was attempted while open");
-    let records = s.store.list(&RecordFilter::newest(100)).await.expect("list");
-    let open: Vec<_> = records.iter().filter(|r| r.outcome == FailureKind::CircuitOpen).collect();
+    let records = s
+        .store
+        .list(&RecordFilter::newest(100))
+        .await
+        .expect("list");
+    let open: Vec<_> = records
+        .iter()
+        .filter(|r| r.outcome == FailureKind::CircuitOpen)
+        .collect();
     assert_eq!(open.len(), 3);
-    assert!(open.iter().all(|r| r.endpoint.as_deref() == Some("dead") && r.attempts == 0));
-    assert!(records.iter().all(|r| r.destination == "https://dead.example.com/…"));
+    assert!(
+        open.iter()
+            .all(|r| r.endpoint.as_deref() == Some("dead") && r.attempts == 0)
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r.destination == "https://dead.example.com/…")
+    );
     let counts = n.endpoint_health("dead").expect("dead").counts;
-    assert_eq!((counts.accepted, counts.failed, counts.circuit_open), (10, 10, 3));
+    assert_eq!(
+        (counts.accepted, counts.failed, counts.circuit_open),
+        (10, 10, 3)
+    );
     assert_balanced(n);
 }
 
@@ -245,7 +348,11 @@ async fn a_burst_to_one_endpoint_does_not_starve_the_others() {
     let s = start(cfg(json!({"max_concurrency": 1})), hosts.clone(), false);
     let n = &s.notifier;
     for id in ["burst", "q1", "q2", "q3"] {
-        n.upsert_endpoint(&EndpointConfig { queue_capacity: Some(1000), ..ep(id) }).expect("ep");
+        n.upsert_endpoint(&EndpointConfig {
+            queue_capacity: Some(1000),
+            ..ep(id)
+        })
+        .expect("ep");
     }
     let burst = Route::to(EndpointId::new("burst").expect("id"));
     for i in 0..500 {
@@ -265,14 +372,21 @@ async fn a_burst_to_one_endpoint_does_not_starve_the_others() {
     let first = &hosts_in_order[..42];
     for q in ["q1", "q2", "q3"] {
         let host = format!("{q}.example.com");
-        assert_eq!(first.iter().filter(|h| **h == host).count(), 10, "{first:?}");
+        assert_eq!(
+            first.iter().filter(|h| **h == host).count(),
+            10,
+            "{first:?}"
+        );
     }
     assert_balanced(n);
 }
 
 #[tokio::test]
 async fn a_hanging_endpoint_holds_at_most_its_cap_of_delivery_slots() {
-    let hosts = Arc::new(Hosts::new(vec![("hang.example.com", Box::new(|_| Reply::Hang))]));
+    let hosts = Arc::new(Hosts::new(vec![(
+        "hang.example.com",
+        Box::new(|_, _| Reply::Hang),
+    )]));
     let s = start(cfg(json!({"max_concurrency": 4})), hosts.clone(), false);
     let n = &s.notifier;
     n.upsert_endpoint(&ep("hang")).expect("hang");
@@ -318,7 +432,11 @@ async fn a_rate_limit_delays_deliveries_and_never_drops_them() {
     let hits = hosts.hits_to("slow.example.com");
     assert_eq!(hits.len(), 10);
     for w in hits.windows(2) {
-        assert!(w[1].at - w[0].at >= Duration::from_millis(199), "{:?}", w[1].at - w[0].at);
+        assert!(
+            w[1].at - w[0].at >= Duration::from_millis(199),
+            "{:?}",
+            w[1].at - w[0].at
+        );
     }
     assert_eq!(n.stats().delivered, 10);
     assert_balanced(n);
@@ -326,16 +444,39 @@ async fn a_rate_limit_delays_deliveries_and_never_drops_them() {
 
 #[tokio::test]
 async fn a_429_with_retry_after_pauses_the_whole_endpoint_and_never_shortens_a_wait() {
-    let hosts = Arc::new(Hosts::new(vec![(
-        "busy.example.com",
-        Box::new(|n| if n == 0 { Reply::RetryAfter(429, Duration::from_secs(10)) } else { Reply::Status(200) }),
-    ), (
-        "short.example.com",
-        Box::new(|n| if n == 0 { Reply::RetryAfter(429, Duration::from_secs(1)) } else { Reply::Status(200) }),
-    )]));
-    let s = start(cfg(json!({"retry_schedule_ms": [20000]})), hosts.clone(), true);
+    let hosts = Arc::new(Hosts::new(vec![
+        (
+            "busy.example.com",
+            Box::new(|n, _| {
+                if n == 0 {
+                    Reply::RetryAfter(429, Duration::from_secs(10))
+                } else {
+                    Reply::Status(200)
+                }
+            }),
+        ),
+        (
+            "short.example.com",
+            Box::new(|n, _| {
+                if n == 0 {
+                    Reply::RetryAfter(429, Duration::from_secs(1))
+                } else {
+                    Reply::Status(200)
+                }
+            }),
+        ),
+    ]));
+    let s = start(
+        cfg(json!({"retry_schedule_ms": [20000]})),
+        hosts.clone(),
+        true,
+    );
     let n = &s.notifier;
-    n.upsert_endpoint(&EndpointConfig { max_in_flight: Some(1), ..ep("busy") }).expect("busy");
+    n.upsert_endpoint(&EndpointConfig {
+        max_in_flight: Some(1),
+        ..ep("busy")
+    })
+    .expect("busy");
     let route = Route::to(EndpointId::new("busy").expect("id"));
     for i in 0..3 {
         n.send_routed(&task(i), &route).expect("known");
@@ -344,7 +485,11 @@ async fn a_429_with_retry_after_pauses_the_whole_endpoint_and_never_shortens_a_w
     let hits = hosts.hits_to("busy.example.com");
     assert_eq!(hits.len(), 4);
     // The other two waited for the pause, not only the message that got the 429.
-    assert!(hits[1..].iter().all(|h| h.at - hits[0].at >= Duration::from_secs(10)));
+    assert!(
+        hits[1..]
+            .iter()
+            .all(|h| h.at - hits[0].at >= Duration::from_secs(10))
+    );
     // The schedule said 20 s: a Retry-After of 1 s does not shorten it.
     n.upsert_endpoint(&ep("short")).expect("short");
     let route = Route::to(EndpointId::new("short").expect("id"));
@@ -361,14 +506,28 @@ async fn deliveries_sharing_an_ordering_key_go_strictly_in_order_under_retries()
     let hosts = Arc::new(
         Hosts::new(vec![(
             "ord.example.com",
-            Box::new(|n| Reply::Status(if n == 0 || n == 3 { 500 } else { 200 })),
+            // The first attempts of T-0 and T-1 fail.
+            Box::new(|_, r| {
+                let body = String::from_utf8_lossy(&r.body);
+                let first =
+                    r.attempt == 1 && (body.contains("\"T-0\"") || body.contains("\"T-1\""));
+                Reply::Status(if first { 500 } else { 200 })
+            }),
         )])
         .gated(),
     );
     let gate = hosts.gate.clone().expect("gated");
-    let s = start(cfg(json!({"retry_count": 3, "retry_backoff_ms": 1000, "max_concurrency": 8})), hosts.clone(), true);
+    let s = start(
+        cfg(json!({"retry_count": 3, "retry_backoff_ms": 1000, "max_concurrency": 8})),
+        hosts.clone(),
+        true,
+    );
     let n = &s.notifier;
-    n.upsert_endpoint(&EndpointConfig { max_in_flight: Some(8), ..ep("ord") }).expect("ord");
+    n.upsert_endpoint(&EndpointConfig {
+        max_in_flight: Some(8),
+        ..ep("ord")
+    })
+    .expect("ord");
     let keyed = Route::all().ordering_key("order-1");
     for i in 0..4 {
         n.send_routed(&task(i), &keyed).expect("routed");
@@ -381,9 +540,23 @@ async fn deliveries_sharing_an_ordering_key_go_strictly_in_order_under_retries()
     let keyed_order: Vec<&String> = ids.iter().filter(|t| *t != "T-99").collect();
     assert_eq!(keyed_order, ["T-0", "T-0", "T-1", "T-1", "T-2", "T-3"]);
     let unkeyed = ids.iter().position(|t| t == "T-99").expect("sent");
-    assert_eq!(unkeyed, 1, "the unkeyed delivery went while T-0 waited: {ids:?}");
-    let t1 = hits.iter().position(|h| task_ids(std::slice::from_ref(h))[0] == "T-1").expect("T-1");
-    assert!(hits[t1].at - hits[0].at >= Duration::from_millis(800), "T-1 waited for T-0's retry");
+    let t0_retry = hits
+        .iter()
+        .filter(|h| h.body.contains("\"T-0\""))
+        .nth(1)
+        .expect("retried");
+    assert!(
+        hits[unkeyed].at < t0_retry.at,
+        "the unkeyed delivery went while T-0 waited: {ids:?}"
+    );
+    let t1 = hits
+        .iter()
+        .position(|h| task_ids(std::slice::from_ref(h))[0] == "T-1")
+        .expect("T-1");
+    assert!(
+        hits[t1].at - hits[0].at >= Duration::from_millis(800),
+        "T-1 waited for T-0's retry"
+    );
     assert_eq!(n.stats().delivered, 5);
     assert_balanced(n);
 }
@@ -394,25 +567,45 @@ async fn endpoints_change_at_run_time_and_removal_records_what_was_queued() {
     let gate = hosts.gate.clone().expect("gated");
     let s = start(cfg(json!({"max_concurrency": 1})), hosts.clone(), false);
     let n = &s.notifier;
-    let bad = EndpointConfig { max_in_flight: Some(0), ..ep("x") };
+    let bad = EndpointConfig {
+        max_in_flight: Some(0),
+        ..ep("x")
+    };
     let error = n.upsert_endpoint(&bad).expect_err("refused").to_string();
-    assert_eq!(error, "endpoint `x`: `max_in_flight` = 0 is out of range; expected 1..=256");
+    assert_eq!(
+        error,
+        "endpoint `x`: `max_in_flight` = 0 is out of range; expected 1..=256"
+    );
     n.upsert_endpoint(&ep("a")).expect("a");
     n.upsert_endpoint(&ep("gone")).expect("gone");
     for i in 0..3 {
         n.send(&task(i));
     }
     // Update keeps the queue and counters.
-    n.upsert_endpoint(&EndpointConfig { max_in_flight: Some(3), ..ep("a") }).expect("update");
+    n.upsert_endpoint(&EndpointConfig {
+        max_in_flight: Some(3),
+        ..ep("a")
+    })
+    .expect("update");
     n.remove_endpoint("gone").expect("known");
     assert!(n.remove_endpoint("gone").is_err());
-    assert_eq!(n.endpoints().iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["a"]);
+    assert_eq!(
+        n.endpoints()
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
     gate.add_permits(100);
     assert!(n.wait_idle_async(Duration::from_secs(60)).await);
     let a = n.endpoint_health("a").expect("a");
     assert_eq!((a.max_in_flight, a.counts.delivered), (3, 3));
     let records = s.store.list(&RecordFilter::newest(10)).await.expect("list");
-    assert!(records.iter().all(|r| r.endpoint.as_deref() == Some("gone") && r.error.contains("endpoint removed")));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.endpoint.as_deref() == Some("gone") && r.error.contains("endpoint removed"))
+    );
     assert!(!records.is_empty() && records.len() <= 3);
     assert_balanced(n);
 }

@@ -23,7 +23,7 @@ pub struct Hit {
 }
 
 /// What a host answers to its `n`-th attempt (0-based, counted per host).
-pub type Answer = Box<dyn Fn(usize) -> Reply + Send + Sync>;
+pub type Answer = Box<dyn Fn(usize, &DeliveryRequest) -> Reply + Send + Sync>;
 
 /// One answer.
 #[derive(Clone, Debug)]
@@ -78,7 +78,7 @@ impl Hosts {
 }
 
 pub fn always(code: u16) -> Answer {
-    Box::new(move |_| Reply::Status(code))
+    Box::new(move |_, _| Reply::Status(code))
 }
 
 #[async_trait]
@@ -107,7 +107,7 @@ impl Transport for Hosts {
             .answers
             .iter()
             .find(|(h, _)| *h == host)
-            .map_or(Reply::Status(200), |(_, a)| a(n));
+            .map_or(Reply::Status(200), |(_, a)| a(n, &request));
         let status = |c: u16| DeliveryResponse::new(StatusCode::from_u16(c).expect("status"));
         match reply {
             Reply::Status(c) => Ok(status(c)),

@@ -191,7 +191,9 @@ fn release_gate(engine: &Engine, event: &mut QueuedEvent) {
     if let Some(part) = event.endpoint.as_mut().filter(|p| p.running) {
         part.running = false;
         let rt = &part.runtime;
-        engine.endpoints.attempt_done(rt, part.probe, None, None, &engine.observe);
+        engine
+            .endpoints
+            .attempt_done(rt, part.probe, None, None, &engine.observe);
     }
 }
 
