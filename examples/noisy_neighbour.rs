@@ -298,11 +298,9 @@ fn run() -> Result<(), BoxError> {
             h.rps / b.rps
         );
         ratios.push(h.rps / b.rps);
-        (
-            base.push(b.rps),
-            noisy.push(h.rps),
-            opened.push(after as f64),
-        );
+        base.push(b.rps);
+        noisy.push(h.rps);
+        opened.push(after as f64);
     }
     println!(
         "healthy_rps={:.0} baseline_rps={:.0} ratio={:.3} breaker_opened_after={:.0}",

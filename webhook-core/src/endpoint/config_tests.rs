@@ -139,7 +139,7 @@ fn debug_and_errors_never_show_secrets_or_url_paths() {
         max_in_flight: Some(999),
         ..EndpointConfig::new("e", "https://user:pw@h.example.com/hook?token=abc")
     };
-    let shown = format!("{c:?} {}", resolve(&c).expect_err("cap").to_string());
+    let shown = format!("{c:?} {}", resolve(&c).expect_err("cap"));
     for secret in ["c2VjcmV0", "key-value-9876", "token=abc", "pw@", "/hook"] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }

@@ -12,7 +12,7 @@
 
 mod runtime;
 
-pub(crate) use runtime::{EndpointRuntime, Gate, Settings};
+pub(crate) use runtime::{EndpointRuntime, Gate, Pushed, Settings};
 
 use crate::accounting::{Ledger, Refusal};
 use crate::endpoint::{Endpoint, EndpointError, EndpointHealth, EndpointId, Route};
@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
+
+/// A delivery to record without an attempt, its outcome kind and why.
+pub(crate) type ToRecord = (QueuedEvent, crate::store::FailureKind, &'static str);
 
 /// The registered endpoints, by id and in registration order.
 #[derive(Debug, Default)]
@@ -59,10 +62,8 @@ pub(crate) struct EndpointSet {
     user_agent: String,
     policy: WebhookQueuePolicy,
     /// Deliveries to record without an attempt (circuit-open overflow, removed endpoint).
-    to_record: mpsc::UnboundedSender<(QueuedEvent, crate::store::FailureKind, &'static str)>,
-    pub(crate) to_record_rx: Mutex<
-        Option<mpsc::UnboundedReceiver<(QueuedEvent, crate::store::FailureKind, &'static str)>>,
-    >,
+    to_record: mpsc::UnboundedSender<ToRecord>,
+    pub(crate) to_record_rx: Mutex<Option<mpsc::UnboundedReceiver<ToRecord>>>,
 }
 
 impl EndpointSet {
@@ -250,8 +251,8 @@ impl EndpointSet {
             return Placed::Full;
         };
         let event = match rt.push(event, ledger) {
-            Ok(joined) => return self.queued(rt, joined, Placed::Accepted),
-            Err(event) => event,
+            Pushed::Queued { joined } => return self.queued(rt, joined, Placed::Accepted),
+            Pushed::Full(event) => event,
         };
         if rt.circuit_open(self.now_seen()) && !rt.is_removed() {
             ledger.accept(Some(&rt.counters));
@@ -268,8 +269,8 @@ impl EndpointSet {
             return Placed::Full;
         }
         match rt.push(event, ledger) {
-            Ok(joined) => self.queued(rt, joined, Placed::AfterEviction),
-            Err(_) => {
+            Pushed::Queued { joined } => self.queued(rt, joined, Placed::AfterEviction),
+            Pushed::Full(_) => {
                 ledger.refuse(Refusal::QueueFull);
                 Placed::Full
             }

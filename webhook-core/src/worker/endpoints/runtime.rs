@@ -49,6 +49,15 @@ struct State {
     disabled_by_breaker: bool,
 }
 
+/// What became of a delivery offered to an endpoint's queue.
+#[derive(Debug)]
+pub(crate) enum Pushed {
+    /// Queued; `joined` if the endpoint must join the scheduler's ring.
+    Queued { joined: bool },
+    /// The queue is full (or the endpoint removed): the caller applies the policy.
+    Full(QueuedEvent),
+}
+
 /// What the gate says to a delivery that wants to make an attempt.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Gate {
@@ -172,24 +181,18 @@ impl EndpointRuntime {
         self.removed.load(Ordering::SeqCst)
     }
 
-    /// Adds a delivery to its queue. `Ok(joined)`: queued, `joined` if the endpoint
-    /// must join the scheduler's ring; `Err(event)`: the queue is full (the caller
-    /// applies the policy). Counted as accepted under the lock.
-    pub(crate) fn push(
-        &self,
-        event: QueuedEvent,
-        ledger: &crate::accounting::Ledger,
-    ) -> Result<bool, QueuedEvent> {
+    /// Adds a delivery to its queue, counted as accepted under the lock.
+    pub(crate) fn push(&self, event: QueuedEvent, ledger: &crate::accounting::Ledger) -> Pushed {
         let capacity = self.settings().endpoint.queue_capacity;
         let mut state = self.lock();
         if state.queue.len() >= capacity || self.is_removed() {
-            return Err(event);
+            return Pushed::Full(event);
         }
         state.queue.push_back(event);
         ledger.accept(Some(&self.counters));
         let joined = !state.in_ring;
         state.in_ring = true;
-        Ok(joined)
+        Pushed::Queued { joined }
     }
 
     /// Evicts its oldest queued delivery to make room (the `drop_oldest` policy).
