@@ -295,34 +295,7 @@ impl EndpointConfig {
         }
         let d = BreakerSettings::default();
         let id = &self.id;
-        let ms = Duration::from_millis;
-        let cool = ranged(
-            id,
-            "breaker.cool_down_ms",
-            b.cool_down_ms,
-            5_000,
-            10..=3_600_000,
-            "10..=3600000",
-        )?;
-        let max_cool = ranged(
-            id,
-            "breaker.max_cool_down_ms",
-            b.max_cool_down_ms,
-            300_000u64.max(cool),
-            cool..=86_400_000,
-            "cool_down_ms..=86400000",
-        )?;
-        let auto = match b.auto_disable_after_ms {
-            Some(v) if !(1_000..=30 * 86_400_000).contains(&v) => {
-                return Err(out_of_range(
-                    id,
-                    "breaker.auto_disable_after_ms",
-                    v,
-                    "1000..=2592000000 (30 days)",
-                ));
-            }
-            v => v.map(ms),
-        };
+        let (cool_down, max_cool_down) = self.cool_downs(&b)?;
         Ok(Some(BreakerSettings {
             consecutive_failures: ranged(
                 id,
@@ -348,7 +321,7 @@ impl EndpointConfig {
                 1..=100_000,
                 "1..=100000",
             )?,
-            window: ms(ranged(
+            window: Duration::from_millis(ranged(
                 id,
                 "breaker.window_ms",
                 b.window_ms,
@@ -356,10 +329,44 @@ impl EndpointConfig {
                 1_000..=3_600_000,
                 "1000..=3600000",
             )?),
-            cool_down: ms(cool),
-            max_cool_down: ms(max_cool),
-            auto_disable_after: auto,
+            cool_down,
+            max_cool_down,
+            auto_disable_after: self.auto_disable(&b)?,
         }))
+    }
+
+    /// The first and the longest cool-down.
+    fn cool_downs(&self, b: &BreakerConfig) -> Result<(Duration, Duration), EndpointError> {
+        let id = &self.id;
+        let cool = ranged(
+            id,
+            "breaker.cool_down_ms",
+            b.cool_down_ms,
+            5_000,
+            10..=3_600_000,
+            "10..=3600000",
+        )?;
+        let max_cool = ranged(
+            id,
+            "breaker.max_cool_down_ms",
+            b.max_cool_down_ms,
+            300_000u64.max(cool),
+            cool..=86_400_000,
+            "cool_down_ms..=86400000",
+        )?;
+        Ok((Duration::from_millis(cool), Duration::from_millis(max_cool)))
+    }
+
+    fn auto_disable(&self, b: &BreakerConfig) -> Result<Option<Duration>, EndpointError> {
+        match b.auto_disable_after_ms {
+            Some(v) if !(1_000..=30 * 86_400_000).contains(&v) => Err(out_of_range(
+                &self.id,
+                "breaker.auto_disable_after_ms",
+                v,
+                "1000..=2592000000 (30 days)",
+            )),
+            v => Ok(v.map(Duration::from_millis)),
+        }
     }
 }
 

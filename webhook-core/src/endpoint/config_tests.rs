@@ -28,6 +28,46 @@ fn defaults_are_applied_and_documented() {
     assert_eq!(e.redacted_url(), "https://hooks.example.com/…");
 }
 
+fn assert_refused(cases: Vec<(EndpointConfig, &str)>) {
+    for (config, expected) in cases {
+        let error = resolve(&config).expect_err(expected).to_string();
+        assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+    }
+}
+
+#[test]
+fn each_bad_breaker_value_is_refused_naming_the_endpoint_and_the_field() {
+    let base = EndpointConfig::new("e1", "https://hooks.example.com/in");
+    let breaker = |b: BreakerConfig| EndpointConfig {
+        breaker: Some(b),
+        ..base.clone()
+    };
+    assert_refused(vec![
+        (
+            breaker(BreakerConfig {
+                failure_rate: Some(2.0),
+                ..BreakerConfig::default()
+            }),
+            "endpoint `e1`: `breaker.failure_rate` = 2",
+        ),
+        (
+            breaker(BreakerConfig {
+                cool_down_ms: Some(10_000),
+                max_cool_down_ms: Some(5_000),
+                ..BreakerConfig::default()
+            }),
+            "`breaker.max_cool_down_ms` = 5000",
+        ),
+        (
+            breaker(BreakerConfig {
+                auto_disable_after_ms: Some(5),
+                ..BreakerConfig::default()
+            }),
+            "`breaker.auto_disable_after_ms` = 5",
+        ),
+    ]);
+}
+
 #[test]
 fn each_bad_value_is_refused_naming_the_endpoint_and_the_field() {
     let base = EndpointConfig::new("e1", "https://hooks.example.com/in");
@@ -88,32 +128,8 @@ fn each_bad_value_is_refused_naming_the_endpoint_and_the_field() {
             },
             "endpoint `e1`: `secret`",
         ),
-        (
-            EndpointConfig {
-                breaker: Some(BreakerConfig {
-                    failure_rate: Some(2.0),
-                    ..BreakerConfig::default()
-                }),
-                ..base.clone()
-            },
-            "`breaker.failure_rate` = 2",
-        ),
-        (
-            EndpointConfig {
-                breaker: Some(BreakerConfig {
-                    cool_down_ms: Some(10_000),
-                    max_cool_down_ms: Some(5_000),
-                    ..BreakerConfig::default()
-                }),
-                ..base.clone()
-            },
-            "`breaker.max_cool_down_ms` = 5000",
-        ),
     ];
-    for (config, expected) in cases {
-        let error = resolve(&config).expect_err(expected).to_string();
-        assert!(error.contains(expected), "{error:?} lacks {expected:?}");
-    }
+    assert_refused(cases);
 }
 
 #[test]

@@ -232,16 +232,7 @@ impl NotifierBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryFailureStore::new())),
             store_timeout: self.store_timeout,
         };
-        let endpoints = super::endpoints::EndpointSet::new(&self.user_agent, config.queue_policy);
-        if let Some(list) = &config.endpoints {
-            endpoints.activate();
-            for endpoint in list {
-                endpoints.upsert(endpoint.clone());
-            }
-        }
-        for endpoint in self.endpoints {
-            endpoints.upsert(endpoint);
-        }
+        let endpoints = endpoint_set(&config, &self.user_agent, self.endpoints);
         Engine {
             endpoints,
             observe: Hub::new(self.observe, ledger.clone()),
@@ -272,6 +263,22 @@ impl NotifierBuilder {
             config,
         }
     }
+}
+
+/// The endpoint set: those of the configuration, then those given to the builder.
+fn endpoint_set(
+    config: &ResolvedWebhookConfig,
+    user_agent: &str,
+    extra: Vec<crate::endpoint::Endpoint>,
+) -> super::endpoints::EndpointSet {
+    let set = super::endpoints::EndpointSet::new(user_agent, config.queue_policy);
+    if config.endpoints.is_some() {
+        set.activate();
+    }
+    for endpoint in config.endpoints.iter().flatten().cloned().chain(extra) {
+        set.upsert(endpoint);
+    }
+    set
 }
 
 /// Starts the worker's thread and runtime, and waits until the runtime is up.
