@@ -76,6 +76,19 @@ impl QueuedEvent {
         }
     }
 
+    /// Makes this a delivery to `runtime` (a replay of an endpoint's record).
+    pub(crate) fn attach_endpoint(
+        &mut self,
+        runtime: std::sync::Arc<crate::worker::EndpointRuntime>,
+    ) {
+        self.endpoint = Some(Box::new(EndpointPart {
+            runtime,
+            key: None,
+            probe: false,
+            running: false,
+        }));
+    }
+
     /// The endpoint this delivery is for, if any.
     pub(crate) fn endpoint_runtime(
         &self,

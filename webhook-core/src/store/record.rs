@@ -353,6 +353,8 @@ pub struct RecordFilter {
     pub task_id: Option<String>,
     /// Match this status.
     pub status: Option<RecordStatus>,
+    /// Match deliveries to this endpoint.
+    pub endpoint: Option<String>,
     /// At most this many records.
     pub limit: usize,
 }
@@ -371,6 +373,7 @@ impl RecordFilter {
             event: None,
             task_id: None,
             status: None,
+            endpoint: None,
             limit,
         }
     }
@@ -394,6 +397,12 @@ impl RecordFilter {
         self
     }
 
+    /// Restricts to the deliveries to one endpoint.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
     /// Restricts to one status.
     pub const fn status(mut self, status: RecordStatus) -> Self {
         self.status = Some(status);
@@ -414,6 +423,10 @@ impl RecordFilter {
                 .iter()
                 .any(|id| id == record.id.as_str() || id == record.webhook_id.as_str()))
             && self.event.as_ref().is_none_or(|e| *e == record.event)
+            && self
+                .endpoint
+                .as_ref()
+                .is_none_or(|e| Some(e.as_str()) == record.endpoint.as_deref())
             && self
                 .task_id
                 .as_ref()

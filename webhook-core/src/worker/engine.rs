@@ -218,9 +218,25 @@ impl Engine {
         }
     }
 
-    /// Offers a replayed event without evicting anything.
-    pub(crate) fn push_replay(&self, event: QueuedEvent) -> bool {
-        let ok = self.queue.push_if_room(event) == PushResult::Accepted;
+    /// Offers a replayed event without evicting anything, to its endpoint if it names
+    /// one (`false` if that endpoint is no longer registered, or its queue is full).
+    pub(crate) fn push_replay(&self, mut event: QueuedEvent, endpoint: Option<&str>) -> bool {
+        let ok = match endpoint {
+            None => self.queue.push_if_room(event) == PushResult::Accepted,
+            Some(id) => {
+                let Some(rt) = crate::endpoint::EndpointId::new(id)
+                    .ok()
+                    .and_then(|id| self.endpoints.get(&id))
+                else {
+                    return false;
+                };
+                event.attach_endpoint(rt);
+                match self.outbox {
+                    Some(_) => self.queue.push_if_room(event) == PushResult::Accepted,
+                    None => self.endpoints.place_if_room(event, &self.ledger),
+                }
+            }
+        };
         if ok {
             self.ledger.note(Activity::ReplayEnqueued);
         }

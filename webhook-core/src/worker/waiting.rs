@@ -147,7 +147,7 @@ impl Notifier {
         let (engine, selector) = (self.inner.engine.clone(), selector.clone());
         async move {
             let plugs = &engine.plugs;
-            let enqueue = |event| engine.push_replay(event);
+            let enqueue = |event, endpoint: Option<&str>| engine.push_replay(event, endpoint);
             let store = plugs.store.as_ref();
             crate::replay::run(store, plugs.store_timeout, &selector, dry_run, &enqueue).await
         }

@@ -277,6 +277,20 @@ impl EndpointSet {
         }
     }
 
+    /// Memory mode: puts a replayed delivery in its endpoint's queue if there is room
+    /// (a replay never evicts another delivery).
+    pub(crate) fn place_if_room(&self, event: QueuedEvent, ledger: &Ledger) -> bool {
+        let Some(rt) = event.endpoint_runtime().cloned() else {
+            return false;
+        };
+        match rt.push(event, ledger) {
+            Pushed::Queued { joined } => {
+                self.queued(rt, joined, Placed::Accepted) == Placed::Accepted
+            }
+            Pushed::Full(_) => false,
+        }
+    }
+
     fn queued(&self, rt: Arc<EndpointRuntime>, joined: bool, placed: Placed) -> Placed {
         if joined {
             self.ring
