@@ -28,7 +28,8 @@ fn config(retry_count: u32) -> WebhookConfig {
         allow_private_targets: Some(true),
         timeout_secs: Some(5),
         retry_count: Some(retry_count),
-        retry_backoff_ms: Some(100),
+        // A flat 100 ms between attempts (the exponential formula would take seconds).
+        retry_schedule_ms: (retry_count > 0).then(|| vec![100; retry_count as usize]),
         ..WebhookConfig::default()
     }
 }

@@ -162,7 +162,7 @@ fn endpoint_of(engine: &Engine, claimed: &Claimed) -> Option<Arc<EndpointRuntime
 const UNKNOWN_ENDPOINT_WAIT: Duration = Duration::from_secs(5);
 /// How long an entry whose endpoint is at its in-flight cap, disabled, or waiting for a
 /// probe waits before it is claimed again; it spends no attempt.
-const GATE_RECHECK: Duration = Duration::from_millis(200);
+const GATE_RECHECK: Duration = Duration::from_millis(50);
 
 /// Passes an endpoint's gate, or gives the entry back to the outbox (without spending
 /// an attempt: a breaker that is open keeps its deliveries in the outbox). `false`: the
@@ -339,6 +339,8 @@ pub(crate) async fn settle_loop(engine: Arc<Engine>, mut rx: mpsc::UnboundedRece
         if !batch.is_empty() {
             apply(&engine, part, batch).await;
             part.refresh_pending(&engine).await;
+            // A released entry may be due sooner than the claimer's sleep: let it look.
+            part.appended.notify_one();
         }
         for done in flushes {
             let _ = done.send(());
