@@ -240,7 +240,9 @@ async fn five_failures_open_the_breaker_one_probe_after_the_cool_down_closes_it(
         changes,
         [
             (Closed, Open, 5),
+            (Open, HalfOpen, 5),
             (HalfOpen, Open, 6),
+            (Open, HalfOpen, 6),
             (HalfOpen, Closed, 7)
         ]
     );
@@ -628,5 +630,61 @@ async fn the_single_url_is_one_more_destination_beside_the_endpoints() {
     assert_eq!(n.stats().accepted, 3);
     let diagnostics = n.diagnostics_async(5).await;
     assert_eq!(diagnostics.endpoints.len(), 1);
+    assert_balanced(n);
+}
+
+#[tokio::test]
+async fn an_endpoint_open_for_longer_than_auto_disable_after_is_disabled_and_keeps_its_queue() {
+    let hosts = Arc::new(Hosts::new(vec![("dead.example.com", always(500))]).gated());
+    let gate = hosts.gate.clone().expect("gated");
+    let s = start(cfg(json!({"max_concurrency": 1})), hosts.clone(), true);
+    let n = &s.notifier;
+    let breaker = BreakerConfig {
+        cool_down_ms: Some(1_000),
+        max_cool_down_ms: Some(1_000),
+        auto_disable_after_ms: Some(10_000),
+        ..BreakerConfig::default()
+    };
+    let dead = EndpointConfig {
+        max_in_flight: Some(1),
+        breaker: Some(breaker),
+        ..ep("dead")
+    };
+    n.upsert_endpoint(&dead).expect("dead");
+    for i in 0..30 {
+        n.send(&task(i));
+    }
+    // Exactly the attempts it takes: 5 to open it, then a probe a second for 10 s.
+    gate.add_permits(15);
+    // Bounded: every probe fails once a second; after 10 s open it is disabled.
+    let mut health = n.endpoint_health("dead").expect("dead");
+    for _ in 0..10_000 {
+        if health.disabled_by_breaker {
+            break;
+        }
+        tokio::task::yield_now().await;
+        std::thread::yield_now();
+        health = n.endpoint_health("dead").expect("dead");
+    }
+    assert!(health.disabled_by_breaker && !health.enabled, "{health:?}");
+    let attempts = hosts.hits().len();
+    assert_eq!(
+        attempts,
+        5 + 10,
+        "5 to open it, then one probe a second for 10 s"
+    );
+    assert_eq!(
+        health.counts.queued,
+        30 - attempts as u64,
+        "the rest wait, not dropped"
+    );
+    let hits = hosts.hits();
+    assert_eq!(hits[attempts - 1].at - hits[4].at, Duration::from_secs(10));
+    n.enable_endpoint("dead").expect("known");
+    // Its next probe waits in the (closed) gate: enabled, with a fresh outage clock.
+    let health = n.endpoint_health("dead").expect("dead");
+    assert!(health.enabled && !health.disabled_by_breaker);
+    let report = n.shutdown_async(Duration::from_millis(10)).await;
+    assert!(report.stats.balances());
     assert_balanced(n);
 }

@@ -178,6 +178,12 @@ impl Breaker {
         }
     }
 
+    /// Starts the outage clock of `auto_disable_after` afresh (an operator enabled the
+    /// endpoint again: it gets the whole period before it is disabled again).
+    pub fn restart_outage_clock(&mut self) {
+        self.opened_at = None;
+    }
+
     /// Whether a delivery may go at `now`; a `Probe` answer marks the probe under way.
     pub fn admit(&mut self, now: Duration) -> (Admission, Option<Transition>) {
         match self.state {

@@ -361,7 +361,7 @@ impl EndpointSet {
         pause: Option<Duration>,
         observe: &crate::observe::Hub,
     ) {
-        if let Some(t) = rt.attempt_done(self.now(), probe, healthy, pause) {
+        for t in rt.attempt_done(self.now(), probe, healthy, pause) {
             observe.breaker(rt.id().as_str(), &t);
         }
         self.work.notify_one();

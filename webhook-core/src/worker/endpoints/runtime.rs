@@ -47,6 +47,8 @@ struct State {
     paused_until: Duration,
     enabled: bool,
     disabled_by_breaker: bool,
+    /// A change made by the gate (open → half-open), reported with the next attempt's end.
+    pending: Option<Transition>,
 }
 
 /// What became of a delivery offered to an endpoint's queue.
@@ -98,6 +100,7 @@ impl EndpointRuntime {
             paused_until: Duration::ZERO,
             enabled: e.enabled,
             disabled_by_breaker: false,
+            pending: None,
         };
         Self {
             settings: RwLock::new(Arc::new(settings)),
@@ -155,6 +158,9 @@ impl EndpointRuntime {
         state.enabled = enabled;
         if enabled {
             state.disabled_by_breaker = false;
+            if let Some(b) = state.breaker.as_mut() {
+                b.restart_outage_clock();
+            }
         }
         drop(state);
         self.changed.notify_waiters();
@@ -273,6 +279,7 @@ impl EndpointRuntime {
             Some((Admission::Probe, t)) => {
                 if let Some(t) = t {
                     self.log_transition(&t);
+                    state.pending = Some(t);
                 }
                 true
             }
@@ -289,14 +296,15 @@ impl EndpointRuntime {
     /// An attempt ended: frees its running slot and tells the breaker (`healthy`:
     /// `None` for an outcome that says nothing of the endpoint's health, e.g. a 429, or
     /// an attempt cut off). A `Retry-After` on a 429 pauses the whole endpoint (never
-    /// shortening a pause already set). Returns a breaker transition, if one happened.
+    /// shortening a pause already set). Returns the breaker's changes since the last
+    /// call (the gate's open → half-open first), oldest first.
     pub(crate) fn attempt_done(
         &self,
         now: Duration,
         probe: bool,
         healthy: Option<bool>,
         pause: Option<Duration>,
-    ) -> Option<Transition> {
+    ) -> Vec<Transition> {
         let mut state = self.lock();
         state.running = state.running.saturating_sub(1);
         if let Some(p) = pause {
@@ -315,12 +323,13 @@ impl EndpointRuntime {
             state.disabled_by_breaker = true;
             tracing::warn!(endpoint = %self.id(), "endpoint disabled: its breaker stayed open for auto_disable_after");
         }
+        let changes: Vec<Transition> = state.pending.take().into_iter().chain(transition).collect();
         drop(state);
         if let Some(t) = &transition {
             self.log_transition(t);
         }
         self.changed.notify_waiters();
-        transition
+        changes
     }
 
     /// A delivery with `key` reached its final outcome: the next with that key may go.
