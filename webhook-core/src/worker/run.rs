@@ -131,11 +131,7 @@ async fn lane(engine: Arc<Engine>, mut event: QueuedEvent, mut permit: OwnedSema
         }
         match engine.endpoints.next_any(&engine.queue, &engine.ledger) {
             Ok(next) => (event, permit) = (next, kept),
-            Err(_) => {
-                // The slot goes back: let the dispatch loop look again.
-                engine.endpoints.work.notify_one();
-                return;
-            }
+            Err(_) => return,
         }
     }
 }
