@@ -1,10 +1,6 @@
 //! An endpoint's secrets and URL path never reach logs, records, diagnostics or health,
 //! even when a transport's error text carries them.
 
-#[path = "endpoints_support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use async_trait::async_trait;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
