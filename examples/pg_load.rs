@@ -124,6 +124,7 @@ fn raw_inserts(n: u64, round: usize) -> Result<f64, BoxError> {
                 not_before_ms: now,
                 created_ms: now,
                 replay_of: None,
+                endpoint: None,
             })
             .collect()
     };

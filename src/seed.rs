@@ -415,6 +415,7 @@ pub fn diagnostics_snapshot(config: &WebhookConfig, recent_limit: usize) -> Webh
             store_error: Some(format!("no worker: {error}")),
             recent_failures: Vec::new(),
             outbox: None,
+            endpoints: Vec::new(),
         },
     }
 }

@@ -158,6 +158,7 @@ fn drain_delivers_what_another_instance_left_in_the_shared_outbox() {
             not_before_ms: in_an_hour,
             created_ms: now,
             replay_of: None,
+            endpoint: None,
         })
         .collect();
     rt.block_on(t.db.outbox().append(&OwnerId::from_text("gone"), left))

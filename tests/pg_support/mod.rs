@@ -256,6 +256,7 @@ fn fill(outbox: &PostgresOutbox, rt: &tokio::runtime::Runtime, events: u64) {
                 not_before_ms: now_ms,
                 created_ms: now_ms,
                 replay_of: None,
+                endpoint: None,
             })
             .collect();
         rt.block_on(outbox.append(&owner, batch))

@@ -18,11 +18,13 @@
 //! - [`worker`]: the [`Notifier`] handle, its worker thread, counters and shutdown.
 //! - [`diagnostics`], [`replay`]: what operators look at and how they resend failures.
 //! - [`observe`]: the `Observer` plug point, the figures gauges show, metric names.
+//! - [`endpoint`]: many receivers: endpoints, their breakers, rate limits and routes.
 //! - [`redact`]: what of a URL, an error or a secret may be shown, in one place.
 
 mod accounting;
 pub mod config;
 pub mod diagnostics;
+pub mod endpoint;
 pub mod event;
 mod hex;
 pub mod observe;

@@ -86,6 +86,32 @@ impl PostgresOutbox {
         conn: &mut PgConnection,
         messages: &[WebhookMessage],
     ) -> Result<Vec<EntryId>, OutboxError> {
+        self.enqueue_to(conn, messages, None).await
+    }
+
+    /// [`PostgresOutbox::enqueue_in`] for one registered endpoint (its id): the entry is
+    /// that endpoint's delivery, as a routed send makes. `enqueue_in` makes the
+    /// configuration's single-URL delivery; fan-out to every matching endpoint needs the
+    /// notifier's endpoint set, which lives in each instance's memory, so a
+    /// transaction that must reach several endpoints names each.
+    pub async fn enqueue_for_endpoint_in(
+        &self,
+        conn: &mut PgConnection,
+        message: &WebhookMessage,
+        endpoint: &str,
+    ) -> Result<EntryId, OutboxError> {
+        let ids = self
+            .enqueue_to(conn, std::slice::from_ref(message), Some(endpoint))
+            .await?;
+        Ok(ids[0])
+    }
+
+    async fn enqueue_to(
+        &self,
+        conn: &mut PgConnection,
+        messages: &[WebhookMessage],
+        endpoint: Option<&str>,
+    ) -> Result<Vec<EntryId>, OutboxError> {
         let now_ms = webhook_core::time::unix_millis(std::time::SystemTime::now());
         let entries = messages
             .iter()
@@ -98,6 +124,7 @@ impl PostgresOutbox {
                 not_before_ms: now_ms,
                 created_ms: now_ms,
                 replay_of: None,
+                endpoint: endpoint.map(str::to_owned),
             })
             .collect();
         let origin = OwnerId::from_text(TRANSACTION_ORIGIN);
@@ -191,10 +218,10 @@ async fn insert(
     }
     let sql = format!(
         "INSERT INTO {s}.outbox
-            (webhook_id, event, task_id, body, attempts, not_before_ms, created_ms, replay_of, origin, due_ms)
-         SELECT w, e, t, b, a, nb, c, r, $9, nb
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int4[], $6::int8[], $7::int8[], $8::text[])
-              WITH ORDINALITY AS u(w, e, t, b, a, nb, c, r, i)
+            (webhook_id, event, task_id, body, attempts, not_before_ms, created_ms, replay_of, endpoint, origin, due_ms)
+         SELECT w, e, t, b, a, nb, c, r, p, $10, nb
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int4[], $6::int8[], $7::int8[], $8::text[], $9::text[])
+              WITH ORDINALITY AS u(w, e, t, b, a, nb, c, r, p, i)
          ORDER BY i
          RETURNING id"
     );
@@ -207,6 +234,7 @@ async fn insert(
         .bind(cols.not_before_ms)
         .bind(cols.created_ms)
         .bind(cols.replay_of)
+        .bind(cols.endpoint)
         .bind(origin.as_str())
         .fetch_all(conn)
         .await?;
@@ -229,6 +257,7 @@ struct Columns {
     not_before_ms: Vec<i64>,
     created_ms: Vec<i64>,
     replay_of: Vec<Option<String>>,
+    endpoint: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -242,6 +271,7 @@ impl Columns {
             not_before_ms: Vec::with_capacity(n),
             created_ms: Vec::with_capacity(n),
             replay_of: Vec::with_capacity(n),
+            endpoint: Vec::with_capacity(n),
         }
     }
 
@@ -256,6 +286,7 @@ impl Columns {
         self.created_ms.push(ms(e.created_ms));
         self.replay_of
             .push(e.replay_of.map(|r| r.as_str().to_owned()));
+        self.endpoint.push(e.endpoint);
     }
 }
 
@@ -284,6 +315,7 @@ fn claimed_row(row: &PgRow) -> Result<(i64, Claimed), OutboxError> {
         not_before_ms: get::<i64>(row, "not_before_ms", id)?.unsigned_abs(),
         created_ms: get::<i64>(row, "created_ms", id)?.unsigned_abs(),
         replay_of,
+        endpoint: get(row, "endpoint", id)?,
         origin: OwnerId::from_text(get::<String>(row, "origin", id)?),
     };
     let token = LeaseToken(get::<i64>(row, "lease_token", id)? as u64);
@@ -317,7 +349,8 @@ async fn claim_rows(
             SET lease_owner = $3, lease_token = nextval('{s}.lease_tokens'), due_ms = $4
            FROM picked WHERE o.id = picked.id
          RETURNING o.id, o.webhook_id, o.event, o.task_id, o.body, o.attempts, o.not_before_ms,
-                   o.created_ms, o.replay_of, o.origin, o.lease_token, picked.due_ms AS was_due"
+                   o.created_ms, o.replay_of, o.endpoint, o.origin, o.lease_token,
+                   picked.due_ms AS was_due"
     );
     sqlx::query(&sql)
         .bind(now_ms)

@@ -76,6 +76,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
             not_before_ms BIGINT NOT NULL,
             created_ms BIGINT NOT NULL,
             replay_of TEXT,
+            endpoint TEXT,
             origin TEXT NOT NULL,
             due_ms BIGINT NOT NULL,
             lease_owner TEXT,
@@ -90,6 +91,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
             webhook_id TEXT NOT NULL,
             event TEXT NOT NULL,
             task_id TEXT,
+            endpoint TEXT,
             status TEXT NOT NULL,
             record TEXT NOT NULL
         )",

@@ -69,10 +69,12 @@ fn decode(id: &str, text: &str) -> Result<FailureRecord, StoreError> {
     })
 }
 
-const UPSERT: &str = "INSERT INTO {s}.failures (id, webhook_id, event, task_id, status, record)
-    VALUES ($1, $2, $3, $4, $5, $6)
+const UPSERT: &str =
+    "INSERT INTO {s}.failures (id, webhook_id, event, task_id, endpoint, status, record)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (id) DO UPDATE SET webhook_id = EXCLUDED.webhook_id, event = EXCLUDED.event,
-        task_id = EXCLUDED.task_id, status = EXCLUDED.status, record = EXCLUDED.record";
+        task_id = EXCLUDED.task_id, endpoint = EXCLUDED.endpoint, status = EXCLUDED.status,
+        record = EXCLUDED.record";
 
 const PRUNE: &str = "DELETE FROM {s}.failures WHERE id IN (
     SELECT id FROM {s}.failures ORDER BY id DESC OFFSET $1)";
@@ -82,6 +84,7 @@ const LIST: &str = "SELECT id, record FROM {s}.failures
       AND ($2::text IS NULL OR event = $2)
       AND ($3::text IS NULL OR task_id = $3)
       AND ($4::text IS NULL OR status = $4)
+      AND ($6::text IS NULL OR endpoint = $6)
     ORDER BY id DESC LIMIT $5";
 
 #[async_trait]
@@ -100,6 +103,7 @@ impl FailureStore for PostgresFailureStore {
                 .bind(record.webhook_id.as_str())
                 .bind(&record.event)
                 .bind(&record.task_id)
+                .bind(&record.endpoint)
                 .bind(status_text(record.status))
                 .bind(text)
                 .execute(&mut *tx)
@@ -122,6 +126,7 @@ impl FailureStore for PostgresFailureStore {
                     .bind(&filter.task_id)
                     .bind(filter.status.map(status_text))
                     .bind(i64::try_from(filter.limit).unwrap_or(i64::MAX))
+                    .bind(&filter.endpoint)
                     .fetch_all(&pool)
                     .await
             })

@@ -22,6 +22,7 @@ fn entry(n: u64, now_ms: u64) -> NewEntry {
         not_before_ms: now_ms,
         created_ms: now_ms,
         replay_of: None,
+        endpoint: None,
     }
 }
 
@@ -362,4 +363,47 @@ async fn a_schema_of_the_longest_accepted_name_appends_and_notifies() {
     db.drop_schema_async().await.expect("drop");
     appended.expect("the insert's trigger can notify on the channel");
     notified.expect("the channel's name was not cut");
+}
+
+#[tokio::test]
+async fn the_endpoint_travels_with_entries_and_records_and_filters_them() {
+    let Some(t) = TestSchema::create("endpoint_column") else {
+        return;
+    };
+    let outbox = t.db.outbox();
+    let owner = OwnerId::generate();
+    let for_a = NewEntry {
+        endpoint: Some("ep_a".into()),
+        ..entry(1, 10)
+    };
+    outbox
+        .append(&owner, vec![for_a, entry(2, 10)])
+        .await
+        .expect("append");
+    let claimed = outbox
+        .claim(&owner, 10, Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    let endpoints: Vec<_> = claimed.iter().map(|c| c.entry.endpoint.clone()).collect();
+    assert_eq!(endpoints, vec![Some("ep_a".to_owned()), None]);
+    let store = t.db.failure_store();
+    use webhook_core::FailureStore;
+    let mut rec = store_suite::sample_record("task_failed", None, 1_700_000_000_000);
+    rec.endpoint = Some("ep_a".into());
+    store.record(rec.clone()).await.expect("record");
+    store
+        .record(store_suite::sample_record(
+            "task_failed",
+            None,
+            1_700_000_000_001,
+        ))
+        .await
+        .expect("record");
+    let only_a = store
+        .list(&webhook_core::store::RecordFilter::newest(10).endpoint("ep_a"))
+        .await
+        .expect("list");
+    assert_eq!(only_a.len(), 1);
+    assert_eq!(only_a[0].id, rec.id);
+    assert_eq!(only_a[0].endpoint.as_deref(), Some("ep_a"));
 }

@@ -32,6 +32,7 @@ fn entries(n: usize) -> Vec<NewEntry> {
             not_before_ms: 0,
             created_ms: now_ms(),
             replay_of: None,
+            endpoint: None,
         })
         .collect()
 }

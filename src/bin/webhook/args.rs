@@ -225,6 +225,10 @@ pub(crate) struct ReplayArgs {
     /// Only records of this task.
     #[arg(long, value_name = "T")]
     pub(crate) task_id: Option<String>,
+    /// Only deliveries to this endpoint (its id; the endpoint must be listed in `--config`
+    /// for the replay to go to it).
+    #[arg(long, value_name = "ID")]
+    pub(crate) endpoint: Option<String>,
     /// Select every record (still bounded by --limit).
     #[arg(long)]
     pub(crate) all: bool,

@@ -33,6 +33,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), Failure> {
         ids: args.ids.clone(),
         event: args.event.clone(),
         task_id: args.task_id.clone(),
+        endpoint: args.endpoint.clone(),
         all: args.all,
         limit: args.limit,
         max_replay_attempts: args.max_replay_attempts,

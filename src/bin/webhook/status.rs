@@ -265,7 +265,11 @@ fn print_text(status: &StoreStatus) {
             escape(&r.failed_at),
             escape(&r.event),
             escape(r.task_id.as_deref().unwrap_or("-")),
-            escape(&r.destination),
+            match &r.endpoint {
+                Some(endpoint) =>
+                    format!("{} (endpoint {})", escape(&r.destination), escape(endpoint)),
+                None => escape(&r.destination).into_owned(),
+            },
             status_word,
             r.attempts,
             r.replay_count,

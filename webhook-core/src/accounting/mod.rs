@@ -17,7 +17,7 @@
 
 mod stats;
 
-pub use stats::{DeliveryStats, DroppedCounts, FailedCounts};
+pub use stats::{DeliveryStats, DroppedCounts, EndpointCounts, FailedCounts};
 
 use crate::store::FailureKind;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,16 +60,19 @@ pub(crate) enum Activity {
     ObserverPanic,
 }
 
-/// The live counters, and the only code that changes them.
+/// The counters of the identity: one set for the totals, one per endpoint.
+///
+/// Only [`Ledger`]'s methods change them (each transition changes the totals and, for an
+/// endpoint's delivery, that endpoint's set in the same call).
 #[derive(Debug, Default)]
-pub(crate) struct Ledger {
+pub(crate) struct Counters {
     accepted: AtomicU64,
     queued: AtomicU64,
     in_flight: AtomicU64,
     waiting: AtomicU64,
     delivered: AtomicU64,
     evicted: AtomicU64,
-    failed: [AtomicU64; 4],
+    failed: [AtomicU64; 5],
     /// Outbox mode: taken from the queue to be appended.
     appending: AtomicU64,
     /// Outbox mode: appended durably (a final state for an accepted event).
@@ -80,11 +83,20 @@ pub(crate) struct Ledger {
     claimed: AtomicU64,
     /// Outbox mode: claimed entries given back to the outbox (retry later, shutdown).
     released: AtomicU64,
+}
+
+/// The live counters, and the only code that changes them.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    total: Counters,
     refused: [AtomicU64; 7],
     activity: [AtomicU64; 10],
     /// Woken when the engine may have become idle (see [`Ledger::leave_in_flight`]).
     idle: Notify,
 }
+
+/// An endpoint's counters, if the event is an endpoint's delivery.
+pub(crate) type Tally<'a> = Option<&'a Counters>;
 
 const ID: Ordering = Ordering::SeqCst;
 
@@ -94,82 +106,144 @@ const fn failed_index(kind: FailureKind) -> usize {
         FailureKind::Permanent => 1,
         FailureKind::Overflow => 2,
         FailureKind::Shutdown => 3,
+        FailureKind::CircuitOpen => 4,
+    }
+}
+
+impl Counters {
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, ID);
+    }
+
+    fn sub(c: &AtomicU64, n: u64) {
+        c.fetch_sub(n, ID);
+    }
+
+    /// The counts now, as callers see them.
+    pub(crate) fn counts(&self) -> EndpointCounts {
+        let id = |c: &AtomicU64| c.load(ID);
+        EndpointCounts {
+            accepted: id(&self.accepted),
+            claimed: id(&self.claimed),
+            queued: id(&self.queued),
+            appending: id(&self.appending),
+            in_flight: id(&self.in_flight),
+            waiting_retries: id(&self.waiting),
+            delivered: id(&self.delivered),
+            evicted: id(&self.evicted),
+            failed: self.failed.iter().map(id).sum(),
+            circuit_open: id(&self.failed[failed_index(FailureKind::CircuitOpen)]),
+            stored: id(&self.stored),
+            not_stored: id(&self.not_stored),
+            released: id(&self.released),
+        }
     }
 }
 
 impl Ledger {
+    /// Applies `f` to the totals and to the endpoint's counters, if any.
+    fn each(&self, t: Tally<'_>, f: impl Fn(&Counters)) {
+        f(&self.total);
+        if let Some(t) = t {
+            f(t);
+        }
+    }
+
     // ---- queue side (called under the queue's lock) ----
 
     /// A new event entered the queue.
-    pub(crate) fn accept(&self) {
-        self.queued.fetch_add(1, ID);
-        self.accepted.fetch_add(1, ID);
+    pub(crate) fn accept(&self, t: Tally<'_>) {
+        self.each(t, |c| {
+            Counters::add(&c.queued, 1);
+            Counters::add(&c.accepted, 1);
+        });
     }
 
     /// A queued event was evicted by the full-queue policy (a final state).
-    pub(crate) fn evict(&self) {
-        self.evicted.fetch_add(1, ID);
-        self.queued.fetch_sub(1, ID);
+    pub(crate) fn evict(&self, t: Tally<'_>) {
+        self.each(t, |c| {
+            Counters::add(&c.evicted, 1);
+            Counters::sub(&c.queued, 1);
+        });
     }
 
     /// `n` queued events were taken for delivery (or for recording at shutdown).
-    pub(crate) fn start(&self, n: u64) {
-        self.in_flight.fetch_add(n, ID);
-        self.queued.fetch_sub(n, ID);
+    pub(crate) fn start(&self, n: u64, t: Tally<'_>) {
+        self.each(t, |c| {
+            Counters::add(&c.in_flight, n);
+            Counters::sub(&c.queued, n);
+        });
     }
 
     /// `n` queued events were taken to be appended to the outbox.
-    pub(crate) fn to_append(&self, n: u64) {
-        self.appending.fetch_add(n, ID);
-        self.queued.fetch_sub(n, ID);
+    pub(crate) fn to_append(&self, n: u64, t: Tally<'_>) {
+        self.each(t, |c| {
+            Counters::add(&c.appending, n);
+            Counters::sub(&c.queued, n);
+        });
     }
 
     /// Events in the queue now.
     pub(crate) fn queued(&self) -> u64 {
-        self.queued.load(ID)
+        self.total.queued.load(ID)
     }
 
     // ---- delivery side ----
 
     /// Moves an in-flight event to the retry wait if fewer than `max` wait; `false`
     /// (nothing changed) otherwise.
-    pub(crate) fn park_for_retry(&self, max: u64) -> bool {
+    pub(crate) fn park_for_retry(&self, max: u64, t: Tally<'_>) -> bool {
         let reserved = self
+            .total
             .waiting
             .fetch_update(ID, ID, |n| (n < max).then_some(n + 1))
             .is_ok();
         if reserved {
+            if let Some(t) = t {
+                Counters::add(&t.waiting, 1);
+                Counters::sub(&t.in_flight, 1);
+            }
             self.leave_in_flight();
         }
         reserved
     }
 
     /// A waiting event goes back in flight (its retry is due, or shutdown came).
-    pub(crate) fn resume(&self) {
-        self.in_flight.fetch_add(1, ID);
-        self.waiting.fetch_sub(1, ID);
+    pub(crate) fn resume(&self, t: Tally<'_>) {
+        self.each(t, |c| {
+            Counters::add(&c.in_flight, 1);
+            Counters::sub(&c.waiting, 1);
+        });
     }
 
     /// An in-flight event was delivered (a final state).
-    pub(crate) fn delivered(&self) {
-        self.delivered.fetch_add(1, ID);
+    pub(crate) fn delivered(&self, t: Tally<'_>) {
+        Counters::add(&self.total.delivered, 1);
+        if let Some(t) = t {
+            Counters::add(&t.delivered, 1);
+            Counters::sub(&t.in_flight, 1);
+        }
         self.leave_in_flight();
     }
 
     /// An in-flight event finally failed (a final state; the store write was tried).
-    pub(crate) fn failed(&self, kind: FailureKind) {
-        self.failed[failed_index(kind)].fetch_add(1, ID);
+    pub(crate) fn failed(&self, kind: FailureKind, t: Tally<'_>) {
+        Counters::add(&self.total.failed[failed_index(kind)], 1);
+        if let Some(t) = t {
+            Counters::add(&t.failed[failed_index(kind)], 1);
+            Counters::sub(&t.in_flight, 1);
+        }
         self.leave_in_flight();
     }
 
-    /// Leaves `in_flight` after the event's next state was counted.
+    /// Leaves `in_flight` (of the totals) after the event's next state was counted.
     ///
     /// Only the waiters for idleness listen to `idle`, so they are woken only when this
     /// may have made the engine idle, not once per event. Whatever event leaves last
     /// sees the others' decrements (one chain of read-modify-writes), so the wake-up for
     /// the idle state is never missed.
     fn leave_in_flight(&self) {
-        let before = self.in_flight.fetch_sub(1, ID);
+        let before = self.total.in_flight.fetch_sub(1, ID);
         if before == 1 && self.is_idle() {
             self.idle.notify_waiters();
         }
@@ -178,30 +252,40 @@ impl Ledger {
     // ---- outbox side ----
 
     /// `n` events being appended are durable now.
-    pub(crate) fn stored(&self, n: u64) {
-        self.stored.fetch_add(n, ID);
-        self.appending.fetch_sub(n, ID);
+    pub(crate) fn stored(&self, n: u64, t: Tally<'_>) {
+        self.each(t, |c| {
+            Counters::add(&c.stored, n);
+            Counters::sub(&c.appending, n);
+        });
         self.wake_if_idle();
     }
 
     /// The append of `n` events failed: they are not stored (their callers are told).
-    pub(crate) fn not_stored(&self, n: u64) {
-        self.not_stored.fetch_add(n, ID);
-        self.appending.fetch_sub(n, ID);
+    pub(crate) fn not_stored(&self, n: u64, t: Tally<'_>) {
+        self.each(t, |c| {
+            Counters::add(&c.not_stored, n);
+            Counters::sub(&c.appending, n);
+        });
         self.wake_if_idle();
     }
 
     /// `n` entries were claimed from the outbox and are in flight, `recovered` of them
     /// left by a previous run or another instance.
-    pub(crate) fn claim(&self, n: u64, recovered: u64) {
-        self.in_flight.fetch_add(n, ID);
-        self.claimed.fetch_add(n, ID);
+    pub(crate) fn claim(&self, n: u64, recovered: u64, t: Tally<'_>) {
+        self.each(t, |c| {
+            Counters::add(&c.in_flight, n);
+            Counters::add(&c.claimed, n);
+        });
         self.activity[Activity::Recovered as usize].fetch_add(recovered, Ordering::Relaxed);
     }
 
     /// A claimed entry went back to the outbox (to retry later, or at shutdown).
-    pub(crate) fn released(&self) {
-        self.released.fetch_add(1, ID);
+    pub(crate) fn released(&self, t: Tally<'_>) {
+        Counters::add(&self.total.released, 1);
+        if let Some(t) = t {
+            Counters::add(&t.released, 1);
+            Counters::sub(&t.in_flight, 1);
+        }
         self.leave_in_flight();
     }
 
@@ -227,10 +311,11 @@ impl Ledger {
 
     /// Whether nothing is queued, in flight or waiting.
     pub(crate) fn is_idle(&self) -> bool {
-        self.queued.load(ID) == 0
-            && self.appending.load(ID) == 0
-            && self.in_flight.load(ID) == 0
-            && self.waiting.load(ID) == 0
+        let c = &self.total;
+        c.queued.load(ID) == 0
+            && c.appending.load(ID) == 0
+            && c.in_flight.load(ID) == 0
+            && c.waiting.load(ID) == 0
     }
 
     /// Waits until the engine is idle or `deadline` passes; returns whether it is idle.
@@ -260,17 +345,19 @@ impl Ledger {
     pub(crate) fn snapshot(&self) -> DeliveryStats {
         let rel = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let id = |c: &AtomicU64| c.load(ID);
-        let accepted = id(&self.accepted);
-        let claimed = id(&self.claimed);
-        let queued = id(&self.queued);
-        let appending = id(&self.appending);
-        let in_flight = id(&self.in_flight);
-        let waiting_retries = id(&self.waiting);
+        let t = &self.total;
+        let accepted = id(&t.accepted);
+        let claimed = id(&t.claimed);
+        let queued = id(&t.queued);
+        let appending = id(&t.appending);
+        let in_flight = id(&t.in_flight);
+        let waiting_retries = id(&t.waiting);
         let failed_by_kind = FailedCounts {
-            exhausted: id(&self.failed[0]),
-            permanent: id(&self.failed[1]),
-            overflow: id(&self.failed[2]),
-            shutdown: id(&self.failed[3]),
+            exhausted: id(&t.failed[0]),
+            permanent: id(&t.failed[1]),
+            overflow: id(&t.failed[2]),
+            shutdown: id(&t.failed[3]),
+            circuit_open: id(&t.failed[4]),
         };
         let r = |why: Refusal| rel(&self.refused[why as usize]);
         let dropped = DroppedCounts {
@@ -282,8 +369,8 @@ impl Ledger {
         };
         let a = |what: Activity| rel(&self.activity[what as usize]);
         DeliveryStats {
-            delivered: id(&self.delivered),
-            evicted: id(&self.evicted),
+            delivered: id(&t.delivered),
+            evicted: id(&t.evicted),
             accepted,
             failed: failed_by_kind.total(),
             failed_by_kind,
@@ -300,10 +387,10 @@ impl Ledger {
             replays_resolved: a(Activity::ReplayResolved),
             store_errors: a(Activity::StoreError),
             appending,
-            stored: id(&self.stored),
-            not_stored: id(&self.not_stored),
+            stored: id(&t.stored),
+            not_stored: id(&t.not_stored),
             claimed,
-            released: id(&self.released),
+            released: id(&t.released),
             recovered: a(Activity::Recovered),
             outbox_full: a(Activity::OutboxFull),
             outbox_errors: a(Activity::OutboxError),
@@ -331,16 +418,16 @@ mod tests {
     fn every_transition_keeps_the_identity() {
         let ledger = Ledger::default();
         for _ in 0..5 {
-            ledger.accept();
+            ledger.accept(None);
         }
-        ledger.evict();
-        ledger.accept();
-        ledger.start(3);
-        assert!(ledger.park_for_retry(10));
-        ledger.delivered();
-        ledger.failed(FailureKind::Permanent);
-        ledger.resume();
-        ledger.failed(FailureKind::Shutdown);
+        ledger.evict(None);
+        ledger.accept(None);
+        ledger.start(3, None);
+        assert!(ledger.park_for_retry(10, None));
+        ledger.delivered(None);
+        ledger.failed(FailureKind::Permanent, None);
+        ledger.resume(None);
+        ledger.failed(FailureKind::Shutdown, None);
         let s = ledger.snapshot();
         assert!(s.balances(), "{s:?}");
         assert_eq!(
@@ -354,11 +441,11 @@ mod tests {
     #[test]
     fn the_retry_wait_is_bounded_and_a_refused_park_changes_nothing() {
         let ledger = Ledger::default();
-        ledger.accept();
-        ledger.accept();
-        ledger.start(2);
-        assert!(ledger.park_for_retry(1));
-        assert!(!ledger.park_for_retry(1));
+        ledger.accept(None);
+        ledger.accept(None);
+        ledger.start(2, None);
+        assert!(ledger.park_for_retry(1, None));
+        assert!(!ledger.park_for_retry(1, None));
         let s = ledger.snapshot();
         assert_eq!((s.in_flight, s.waiting_retries), (1, 1));
         assert!(s.balances());
@@ -382,8 +469,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn idle_waiters_wake_when_the_last_event_finishes() {
         let ledger = std::sync::Arc::new(Ledger::default());
-        ledger.accept();
-        ledger.start(1);
+        ledger.accept(None);
+        ledger.start(1, None);
         let waiter = {
             let ledger = ledger.clone();
             tokio::spawn(async move {
@@ -392,10 +479,10 @@ mod tests {
             })
         };
         tokio::task::yield_now().await;
-        ledger.delivered();
+        ledger.delivered(None);
         assert!(waiter.await.expect("waiter"));
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-        ledger.accept();
+        ledger.accept(None);
         assert!(!ledger.wait_idle_until(deadline).await);
     }
 }

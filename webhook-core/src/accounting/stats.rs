@@ -13,12 +13,15 @@ pub struct FailedCounts {
     pub overflow: u64,
     /// Left over at shutdown.
     pub shutdown: u64,
+    /// An endpoint's breaker was open and its queue full (recorded for replay).
+    #[serde(default)]
+    pub circuit_open: u64,
 }
 
 impl FailedCounts {
     /// The sum of all kinds.
     pub fn total(&self) -> u64 {
-        self.exhausted + self.permanent + self.overflow + self.shutdown
+        self.exhausted + self.permanent + self.overflow + self.shutdown + self.circuit_open
     }
 }
 
@@ -152,5 +155,53 @@ impl DeliveryStats {
     /// Accepted events not yet durable (outbox mode): queued or being appended.
     pub fn not_yet_durable(&self) -> u64 {
         self.queued + self.appending
+    }
+}
+
+/// One endpoint's share of the counters: the same identity holds for it alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCounts {
+    /// Deliveries accepted for it (one per event it was fanned out to).
+    pub accepted: u64,
+    /// Outbox mode: its entries claimed.
+    pub claimed: u64,
+    /// Waiting in its queue now.
+    pub queued: u64,
+    /// Outbox mode: being appended now.
+    pub appending: u64,
+    /// Being attempted (or recorded) now.
+    pub in_flight: u64,
+    /// Waiting for a retry (or for its breaker) now.
+    pub waiting_retries: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Evicted by the full-queue policy.
+    pub evicted: u64,
+    /// Finally failed (every kind, `circuit_open` included).
+    pub failed: u64,
+    /// Failed because its breaker was open and its queue full.
+    pub circuit_open: u64,
+    /// Outbox mode: appended durably.
+    pub stored: u64,
+    /// Outbox mode: the append failed.
+    pub not_stored: u64,
+    /// Outbox mode: given back to the outbox.
+    pub released: u64,
+}
+
+impl EndpointCounts {
+    /// The identity of [`DeliveryStats::balances`], for this endpoint alone.
+    pub fn balances(&self) -> bool {
+        self.accepted + self.claimed
+            == self.delivered
+                + self.failed
+                + self.evicted
+                + self.not_stored
+                + self.stored
+                + self.released
+                + self.queued
+                + self.appending
+                + self.in_flight
+                + self.waiting_retries
     }
 }

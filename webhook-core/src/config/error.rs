@@ -49,6 +49,9 @@ pub enum ConfigError {
     /// `enabled = true` without a `url`.
     #[error("`url` is required when `enabled` is true; expected https://host[:port]/path")]
     MissingUrl,
+    /// An entry of `endpoints` was refused (the error names the endpoint and field).
+    #[error("`endpoints`: {0}")]
+    Endpoint(Box<crate::endpoint::EndpointError>),
     /// The URL was refused.
     #[error(transparent)]
     Url(#[from] DestinationError),

@@ -103,6 +103,10 @@ pub struct WebhookConfig {
     /// With an outbox: how long a claim holds an entry, in ms (default twice the timeout
     /// plus 30 s; at least the timeout plus 10 s, at most a day).
     pub lease_ms: Option<u64>,
+    /// Endpoints to fan out to (see [`crate::endpoint`]); with them, `url` is optional
+    /// (when set it is one more destination with the settings above). More can be added
+    /// at run time.
+    pub endpoints: Option<Vec<crate::endpoint::EndpointConfig>>,
 }
 
 /// Static headers with a `Debug` that shows names only.
@@ -162,6 +166,9 @@ pub struct ResolvedWebhookConfig {
     pub headers: StaticHeaders,
     /// Outbox settings (used when a notifier has an outbox).
     pub outbox: OutboxSettings,
+    /// The endpoints listed in the configuration, checked; `None` if none were listed
+    /// (the single-URL case).
+    pub endpoints: Option<Vec<crate::endpoint::Endpoint>>,
 }
 
 fn check<T: PartialOrd + fmt::Display + Copy>(
@@ -254,8 +261,8 @@ impl WebhookConfig {
         };
         let destination = match (&self.url, enabled) {
             (Some(url), _) => Some(Arc::new(Destination::parse(url, policy)?)),
-            (None, true) => return Err(ConfigError::MissingUrl),
-            (None, false) => None,
+            (None, true) if self.endpoints.is_none() => return Err(ConfigError::MissingUrl),
+            (None, _) => None,
         };
         let events = match &self.events {
             None => EventFilter::default_subscription(),
@@ -288,7 +295,33 @@ impl WebhookConfig {
             max_payload_bytes: limits.max_payload_bytes,
             store_path: self.store_path.clone(),
             outbox: self.outbox_settings(Duration::from_secs(u64::from(timeout)))?,
+            endpoints: self.endpoints(policy, Duration::from_secs(u64::from(timeout)))?,
         })
+    }
+
+    /// The listed endpoints, each checked, ids unique.
+    fn endpoints(
+        &self,
+        policy: DestinationPolicy,
+        timeout: Duration,
+    ) -> Result<Option<Vec<crate::endpoint::Endpoint>>, ConfigError> {
+        let Some(list) = &self.endpoints else {
+            return Ok(None);
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(list.len());
+        for e in list {
+            let endpoint = e
+                .resolve(policy, timeout)
+                .map_err(|e| ConfigError::Endpoint(Box::new(e)))?;
+            if !seen.insert(endpoint.id.clone()) {
+                return Err(ConfigError::Endpoint(Box::new(
+                    crate::endpoint::EndpointError::Duplicate { id: e.id.clone() },
+                )));
+            }
+            out.push(endpoint);
+        }
+        Ok(Some(out))
     }
 
     /// `secret`, then `previous_secrets`, each parsed.

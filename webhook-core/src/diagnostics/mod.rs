@@ -40,6 +40,9 @@ pub struct WebhookDiagnostics {
     /// The durable outbox, when the notifier has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbox: Option<OutboxDiagnostics>,
+    /// Each endpoint's health (breaker, pause, counters), when the notifier has endpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<crate::endpoint::EndpointHealth>,
 }
 
 /// What the outbox holds, for operators.
@@ -108,6 +111,7 @@ impl WebhookDiagnostics {
             store_error: None,
             recent_failures: Vec::new(),
             outbox: None,
+            endpoints: Vec::new(),
         }
     }
 

@@ -225,11 +225,12 @@ impl Hub {
         attempt: u32,
         destination: &Destination,
     ) -> AttemptProbe {
+        let endpoint = event.endpoint_id();
         let span = tracing::info_span!(
             "webhook.attempt",
             webhook.id = %event.webhook_id(),
             webhook.event = event.event(),
-            webhook.endpoint = tracing::field::Empty,
+            webhook.endpoint = endpoint.as_ref().map(crate::endpoint::EndpointId::as_str),
             webhook.attempt = attempt,
             server.address = destination.host(),
             outcome = tracing::field::Empty,
@@ -279,12 +280,28 @@ impl Hub {
             let report = AttemptReport {
                 webhook_id: event.webhook_id().clone(),
                 event: event_name(event),
-                endpoint: None,
+                endpoint: event.endpoint_id().map(|id| id.to_string()),
                 attempt,
                 result,
                 duration,
             };
             self.emit(buffer, ObserverEvent::Attempt(report));
+        }
+    }
+
+    /// Endpoint `endpoint`'s breaker changed state.
+    pub(crate) fn breaker(&self, endpoint: &str, t: &crate::endpoint::Transition) {
+        #[cfg(feature = "metrics")]
+        metrics::gauge!(super::names::ENDPOINT_BREAKER_STATE, "endpoint" => endpoint.to_owned())
+            .set(f64::from(t.to.as_gauge()));
+        if let Some(buffer) = &self.buffer {
+            let report = super::report::BreakerReport {
+                endpoint: endpoint.to_owned(),
+                from: t.from,
+                to: t.to,
+                attempts: t.attempts,
+            };
+            self.emit(buffer, ObserverEvent::Breaker(report));
         }
     }
 

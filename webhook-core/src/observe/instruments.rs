@@ -49,12 +49,13 @@ const fn attempt_index(result: AttemptResult) -> usize {
 }
 
 /// The `outcome` labels of `webhook_deliveries_total`, in index order.
-const OUTCOME_LABELS: [&str; 5] = [
+const OUTCOME_LABELS: [&str; 6] = [
     "delivered",
     "exhausted",
     "permanent",
     "overflow",
     "shutdown",
+    "circuit_open",
 ];
 
 const fn failed_index(kind: FailureKind) -> usize {
@@ -63,12 +64,13 @@ const fn failed_index(kind: FailureKind) -> usize {
         FailureKind::Permanent => 2,
         FailureKind::Overflow => 3,
         FailureKind::Shutdown => 4,
+        FailureKind::CircuitOpen => 5,
     }
 }
 
 /// The registered handles.
 pub(crate) struct Instruments {
-    deliveries: [Counter; 5],
+    deliveries: [Counter; 6],
     attempts: [Counter; 13],
     attempt_duration: Histogram,
     dropped: [Counter; 6],

@@ -23,8 +23,8 @@ mod report;
 
 pub(crate) use hub::{DEFAULT_OBSERVER_BUFFER, Hub, HubOptions};
 pub use report::{
-    AttemptReport, AttemptResult, DeliveredReport, DroppedReport, DroppedWhy, FailedReport,
-    Figures, ObserverEvent, RecoveredReport,
+    AttemptReport, AttemptResult, BreakerReport, DeliveredReport, DroppedReport, DroppedWhy,
+    FailedReport, Figures, ObserverEvent, RecoveredReport,
 };
 
 /// Told what the worker does: attempts, final outcomes, refusals, recoveries.

@@ -22,6 +22,6 @@ pub const OLDEST_PENDING_SECONDS: &str = "webhook_oldest_pending_seconds";
 /// Refused or evicted events, label `reason`: `queue_full`, `block_timeout`,
 /// `payload_too_large`, `shutting_down`, `invalid`, `evicted`.
 pub const DROPPED_TOTAL: &str = "webhook_dropped_total";
-/// Per endpoint (label `endpoint`): 0 closed, 1 half open, 2 open. Reserved for
-/// when endpoints and their breakers exist; not recorded yet.
+/// Per endpoint (label `endpoint`): 0 closed, 1 half open, 2 open; set at each
+/// breaker change.
 pub const ENDPOINT_BREAKER_STATE: &str = "webhook_endpoint_breaker_state";

@@ -21,6 +21,22 @@ pub enum ObserverEvent {
     Dropped(DroppedReport),
     /// A replayed failure record was delivered and marked resolved.
     Recovered(RecoveredReport),
+    /// An endpoint's circuit breaker changed state.
+    Breaker(BreakerReport),
+}
+
+/// An endpoint's breaker changed state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BreakerReport {
+    /// The endpoint's id.
+    pub endpoint: String,
+    /// The state before.
+    pub from: crate::endpoint::BreakerState,
+    /// The state after.
+    pub to: crate::endpoint::BreakerState,
+    /// Attempts the breaker saw since it last closed.
+    pub attempts: u64,
 }
 
 /// One finished attempt.

@@ -26,6 +26,7 @@ fn entry(n: u32, not_before_ms: u64) -> NewEntry {
         not_before_ms,
         created_ms: BASE_MS - 1000 + u64::from(n),
         replay_of: None,
+        endpoint: None,
     }
 }
 

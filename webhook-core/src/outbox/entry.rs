@@ -81,6 +81,8 @@ pub struct NewEntry {
     pub created_ms: u64,
     /// The failure record this entry replays, if it is a replay.
     pub replay_of: Option<RecordId>,
+    /// The endpoint it is for (`None`: the configuration's single URL).
+    pub endpoint: Option<String>,
 }
 
 impl NewEntry {
@@ -97,6 +99,7 @@ impl NewEntry {
             created_ms: self.created_ms,
             replay_of: self.replay_of,
             origin: origin.clone(),
+            endpoint: self.endpoint,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct OutboxEntry {
     pub replay_of: Option<RecordId>,
     /// The notifier that appended it (a claim by another one is a recovery).
     pub origin: OwnerId,
+    /// The endpoint it is for (`None`: the configuration's single URL).
+    pub endpoint: Option<String>,
 }
 
 /// An entry handed to one owner, and the token its settlement must carry.

@@ -177,7 +177,7 @@ impl BoundedQueue {
             },
         };
         if let Some(evicted) = state.items.remove(evict_at) {
-            self.ledger.evict();
+            self.ledger.evict(evicted.tally());
             tracing::debug!(webhook_id = %evicted.webhook_id(), event = evicted.event(), "queue full: evicted a queued event");
         }
         self.push_locked(&mut state, event);
@@ -196,8 +196,8 @@ impl BoundedQueue {
         } else {
             self.stamps.latest()
         };
+        self.ledger.accept(event.tally());
         state.items.push_back(event);
-        self.ledger.accept();
     }
 
     fn block_then_push(
@@ -290,7 +290,7 @@ impl BoundedQueue {
         self.stamps.read();
         let mut state = self.lock();
         let event = state.items.pop_front()?;
-        self.ledger.start(1);
+        self.ledger.start(1, event.tally());
         drop(state);
         if self.waiting_producers.load(Ordering::SeqCst) > 0 {
             self.space.notify_one();
@@ -304,7 +304,9 @@ impl BoundedQueue {
         let mut state = self.lock();
         let take = state.items.len().min(max);
         let batch: Vec<QueuedEvent> = state.items.drain(..take).collect();
-        self.ledger.to_append(batch.len() as u64);
+        for event in &batch {
+            self.ledger.to_append(1, event.tally());
+        }
         drop(state);
         if !batch.is_empty() && self.waiting_producers.load(Ordering::SeqCst) > 0 {
             self.space.notify_all();
@@ -343,7 +345,9 @@ impl BoundedQueue {
     pub(crate) fn drain(&self) -> Vec<QueuedEvent> {
         let mut state = self.lock();
         let items: Vec<QueuedEvent> = state.items.drain(..).collect();
-        self.ledger.start(items.len() as u64);
+        for event in &items {
+            self.ledger.start(1, event.tally());
+        }
         items
     }
 }

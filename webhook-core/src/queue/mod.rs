@@ -20,6 +20,22 @@ pub struct QueuedEvent {
     pub(crate) enqueued_at: u64,
     /// Outbox mode only (boxed so the common event stays small).
     pub(crate) durable: Option<Box<Durable>>,
+    /// An endpoint's delivery (boxed so the single-URL event stays small).
+    pub(crate) endpoint: Option<Box<EndpointPart>>,
+}
+
+/// What an endpoint's delivery carries.
+#[derive(Debug)]
+pub(crate) struct EndpointPart {
+    /// The endpoint.
+    pub(crate) runtime: std::sync::Arc<crate::worker::EndpointRuntime>,
+    /// Its ordering key, if any.
+    pub(crate) key: Option<std::sync::Arc<str>>,
+    /// Whether the current attempt is the breaker's half-open probe.
+    pub(crate) probe: bool,
+    /// Whether it holds one of the endpoint's running slots (between its gate and the
+    /// end of its attempt).
+    pub(crate) running: bool,
 }
 
 /// What an event carries in outbox mode.
@@ -39,7 +55,60 @@ impl QueuedEvent {
             prior_attempts: 0,
             durable: None,
             enqueued_at: 0,
+            endpoint: None,
         }
+    }
+
+    /// A delivery of `message` to endpoint `runtime`.
+    pub(crate) fn for_endpoint(
+        message: WebhookMessage,
+        runtime: std::sync::Arc<crate::worker::EndpointRuntime>,
+        key: Option<std::sync::Arc<str>>,
+    ) -> Self {
+        Self {
+            endpoint: Some(Box::new(EndpointPart {
+                runtime,
+                key,
+                probe: false,
+                running: false,
+            })),
+            ..Self::new(message)
+        }
+    }
+
+    /// Makes this a delivery to `runtime` (a replay of an endpoint's record).
+    pub(crate) fn attach_endpoint(
+        &mut self,
+        runtime: std::sync::Arc<crate::worker::EndpointRuntime>,
+    ) {
+        self.endpoint = Some(Box::new(EndpointPart {
+            runtime,
+            key: None,
+            probe: false,
+            running: false,
+        }));
+    }
+
+    /// The endpoint this delivery is for, if any.
+    pub(crate) fn endpoint_runtime(
+        &self,
+    ) -> Option<&std::sync::Arc<crate::worker::EndpointRuntime>> {
+        self.endpoint.as_ref().map(|p| &p.runtime)
+    }
+
+    /// The endpoint's counters, if this is an endpoint's delivery.
+    pub(crate) fn tally(&self) -> Option<&crate::accounting::Counters> {
+        self.endpoint.as_ref().map(|p| &p.runtime.counters)
+    }
+
+    /// Its ordering key, if any.
+    pub(crate) fn ordering_key(&self) -> Option<&std::sync::Arc<str>> {
+        self.endpoint.as_ref().and_then(|p| p.key.as_ref())
+    }
+
+    /// The endpoint's id, if this is an endpoint's delivery.
+    pub fn endpoint_id(&self) -> Option<crate::endpoint::EndpointId> {
+        self.endpoint.as_ref().map(|p| p.runtime.id())
     }
 
     /// A replay of record `record`, which has made `prior_attempts` attempts so far.

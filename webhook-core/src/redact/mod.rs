@@ -16,6 +16,7 @@
 
 use crate::config::Destination;
 use crate::signing::Secret;
+use base64::Engine as _;
 use http::Uri;
 
 /// The longest error text a record keeps.
@@ -182,11 +183,14 @@ impl Redactor {
         let mut url_parts = destination.map(destination_parts).unwrap_or_default();
         url_parts.retain(|s| s.len() > 1);
         url_parts.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        // Each key as text, and as the base64 a `whsec_` secret is written in.
         let secrets = secrets
             .iter()
-            .filter_map(Secret::as_text)
+            .flat_map(|s| {
+                let written = base64::engine::general_purpose::STANDARD.encode(s.key());
+                s.as_text().map(str::to_owned).into_iter().chain([written])
+            })
             .filter(|s| s.len() >= MIN_SECRET_LEN)
-            .map(str::to_owned)
             .collect();
         Self { url_parts, secrets }
     }

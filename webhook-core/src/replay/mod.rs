@@ -29,6 +29,8 @@ pub struct ReplaySelector {
     pub event: Option<String>,
     /// Only this task.
     pub task_id: Option<String>,
+    /// Only deliveries to this endpoint.
+    pub endpoint: Option<String>,
     /// Select every record (still bounded by `limit`).
     pub all: bool,
     /// Consider at most this many records, newest first (default 20).
@@ -43,6 +45,7 @@ impl Default for ReplaySelector {
             ids: Vec::new(),
             event: None,
             task_id: None,
+            endpoint: None,
             all: false,
             limit: DEFAULT_LIMIT,
             max_replay_attempts: DEFAULT_MAX_REPLAY_ATTEMPTS,
@@ -75,6 +78,14 @@ impl ReplaySelector {
         }
     }
 
+    /// Selects the deliveries to one endpoint.
+    pub fn endpoint(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: Some(endpoint.into()),
+            ..Self::default()
+        }
+    }
+
     /// Selects every record, newest first, up to the limit.
     pub fn all() -> Self {
         Self {
@@ -97,7 +108,8 @@ impl ReplaySelector {
 
     /// Refuses an empty selector or a zero limit.
     pub fn validate(&self) -> Result<(), ReplayError> {
-        if self.ids.is_empty() && self.event.is_none() && self.task_id.is_none() && !self.all {
+        let narrowed = self.event.is_some() || self.task_id.is_some() || self.endpoint.is_some();
+        if self.ids.is_empty() && !narrowed && !self.all {
             return Err(ReplayError::EmptySelector);
         }
         if self.limit == 0 || self.limit > 10_000 {
@@ -111,6 +123,7 @@ impl ReplaySelector {
         filter.ids.clone_from(&self.ids);
         filter.event.clone_from(&self.event);
         filter.task_id.clone_from(&self.task_id);
+        filter.endpoint.clone_from(&self.endpoint);
         filter
     }
 }
@@ -121,7 +134,7 @@ impl ReplaySelector {
 pub enum ReplayError {
     /// No ids, event, task id or `all` given.
     #[error(
-        "refusing an unbounded replay: the ReplaySelector sets none of `ids`, `event`, `task_id` or `all`; expected at least one of them (`limit` then bounds it)"
+        "refusing an unbounded replay: the ReplaySelector sets none of `ids`, `event`, `task_id`, `endpoint` or `all`; expected at least one of them (`limit` then bounds it)"
     )]
     EmptySelector,
     /// The limit is 0 or over 10,000.
@@ -224,7 +237,7 @@ pub(crate) async fn run(
     store_timeout: Duration,
     selector: &ReplaySelector,
     dry_run: bool,
-    enqueue: &(dyn Fn(QueuedEvent) -> bool + Sync),
+    enqueue: &(dyn Fn(QueuedEvent, Option<&str>) -> bool + Sync),
 ) -> Result<ReplayReport, ReplayError> {
     selector.validate()?;
     let store = Bounded {
@@ -286,7 +299,7 @@ async fn replay_one(
     record: &FailureRecord,
     max: u32,
     report: &mut ReplayReport,
-    enqueue: &(dyn Fn(QueuedEvent) -> bool + Sync),
+    enqueue: &(dyn Fn(QueuedEvent, Option<&str>) -> bool + Sync),
 ) -> Result<bool, ReplayError> {
     let begin = RecordUpdate::BeginReplay {
         max_replay_attempts: max,
@@ -309,11 +322,10 @@ async fn replay_one(
     )
     .map(|m| m.with_id(updated.webhook_id.clone()));
     let queued = match message {
-        Ok(message) => enqueue(QueuedEvent::replay(
-            message,
-            updated.id.clone(),
-            updated.attempts,
-        )),
+        Ok(message) => enqueue(
+            QueuedEvent::replay(message, updated.id.clone(), updated.attempts),
+            updated.endpoint.as_deref(),
+        ),
         Err(_) => false,
     };
     if queued {

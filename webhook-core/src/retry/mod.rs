@@ -119,23 +119,27 @@ impl RetrySchedule {
     /// The delay before retry `retry`, given a server's `Retry-After` and a jitter sample
     /// `unit` in `[-1, 1]` (scaled to ±20 %; a sample outside is clamped, NaN counts as 0).
     ///
-    /// A `Retry-After` replaces the computed delay, capped at [`RetrySchedule::cap`], and
-    /// is not jittered. Whatever the inputs, the result is at most [`LONGEST_DELAY`], so
+    /// A `Retry-After` lengthens the computed delay to its own value, capped at
+    /// [`RetrySchedule::cap`] and not jittered; it never shortens the computed delay. Whatever the inputs, the result is at most [`LONGEST_DELAY`], so
     /// that adding it to a clock reading cannot overflow.
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>, unit: f64) -> Option<Duration> {
         let base = self.base_delay(retry)?;
+        let scheduled = if self.jitter {
+            let unit = if unit.is_nan() {
+                0.0
+            } else {
+                unit.clamp(-1.0, 1.0)
+            };
+            let ceiling = saturating_mul_f64(self.cap, 1.0 + JITTER_FRACTION);
+            saturating_mul_f64(base, 1.0 + JITTER_FRACTION * unit).min(ceiling)
+        } else {
+            base
+        };
+        // A `Retry-After` may lengthen the wait (up to the cap), never shorten the one
+        // the schedule set.
         let delay = match retry_after {
-            Some(after) => after.min(self.cap),
-            None if !self.jitter => base,
-            None => {
-                let unit = if unit.is_nan() {
-                    0.0
-                } else {
-                    unit.clamp(-1.0, 1.0)
-                };
-                let ceiling = saturating_mul_f64(self.cap, 1.0 + JITTER_FRACTION);
-                saturating_mul_f64(base, 1.0 + JITTER_FRACTION * unit).min(ceiling)
-            }
+            Some(after) => after.min(self.cap).max(scheduled),
+            None => scheduled,
         };
         Some(delay.min(LONGEST_DELAY))
     }
@@ -312,12 +316,17 @@ mod tests {
         assert_eq!((ms(-1.0), ms(0.0), ms(1.0)), (8_000, 10_000, 12_000));
         assert_eq!((ms(-7.5), ms(0.5), ms(7.5)), (8_000, 11_000, 12_000));
         assert_eq!(ms(f64::NEG_INFINITY), 8_000);
-        // Without jitter the sample is ignored; a Retry-After is never jittered.
+        // Without jitter the sample is ignored; a Retry-After is never jittered, and
+        // never shortens the wait the schedule set.
         let exact = s.clone().without_jitter();
         assert_eq!(exact.delay(1, None, 1.0), Some(Duration::from_secs(10)));
         assert_eq!(
             s.delay(1, Some(Duration::from_secs(4)), -1.0),
-            Some(Duration::from_secs(4))
+            Some(Duration::from_secs(8))
+        );
+        assert_eq!(
+            s.delay(1, Some(Duration::from_secs(11)), -1.0),
+            Some(Duration::from_secs(11))
         );
         // At the cap, jitter may still add its 20 % (the ceiling), never more.
         assert_eq!(s.delay(3, None, 1.0), Some(Duration::from_secs(36)));
@@ -405,7 +414,9 @@ mod tests {
             let ceiling = saturating_mul_f64(schedule.cap(), 1.0 + JITTER_FRACTION);
             prop_assert!(delay <= ceiling, "{delay:?} over {ceiling:?}");
             if let Some(after) = retry_after {
-                prop_assert_eq!(delay, after.min(schedule.cap()).min(LONGEST_DELAY));
+                let scheduled = schedule.delay(retry, None, unit).unwrap_or_default();
+                let expected = after.min(schedule.cap()).max(scheduled).min(LONGEST_DELAY);
+                prop_assert_eq!(delay, expected);
             }
             // What the worker does with it.
             prop_assert!(std::time::Instant::now().checked_add(delay).is_some());

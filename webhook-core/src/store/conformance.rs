@@ -27,6 +27,7 @@ pub fn sample_record(event: &str, task_id: Option<&str>, at_ms: u64) -> FailureR
         failed_at_ms: at_ms,
         event: event.to_owned(),
         task_id: task_id.map(str::to_owned),
+        endpoint: None,
         destination: "https://hooks.example.com/…".to_owned(),
         error: "server answered 500".to_owned(),
         last_status: Some(500),

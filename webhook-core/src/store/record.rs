@@ -147,6 +147,8 @@ pub enum FailureKind {
     Overflow,
     /// Still queued, in flight or waiting to retry when the notifier shut down.
     Shutdown,
+    /// Its endpoint's circuit breaker was open and the endpoint's queue was full.
+    CircuitOpen,
 }
 
 impl FailureKind {
@@ -157,6 +159,7 @@ impl FailureKind {
             Self::Permanent => "permanent",
             Self::Overflow => "overflow",
             Self::Shutdown => "shutdown",
+            Self::CircuitOpen => "circuit_open",
         }
     }
 }
@@ -190,6 +193,9 @@ pub struct FailureRecord {
     pub task_id: Option<String>,
     /// The destination, redacted to `scheme://host[:port]/…`.
     pub destination: String,
+    /// The endpoint it was for (absent for the configuration's single URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// The last error, sanitized, at most 400 characters.
     pub error: String,
     /// The last HTTP status, if a server answered.
@@ -347,6 +353,8 @@ pub struct RecordFilter {
     pub task_id: Option<String>,
     /// Match this status.
     pub status: Option<RecordStatus>,
+    /// Match deliveries to this endpoint.
+    pub endpoint: Option<String>,
     /// At most this many records.
     pub limit: usize,
 }
@@ -365,6 +373,7 @@ impl RecordFilter {
             event: None,
             task_id: None,
             status: None,
+            endpoint: None,
             limit,
         }
     }
@@ -388,6 +397,12 @@ impl RecordFilter {
         self
     }
 
+    /// Restricts to the deliveries to one endpoint.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
     /// Restricts to one status.
     pub const fn status(mut self, status: RecordStatus) -> Self {
         self.status = Some(status);
@@ -408,6 +423,10 @@ impl RecordFilter {
                 .iter()
                 .any(|id| id == record.id.as_str() || id == record.webhook_id.as_str()))
             && self.event.as_ref().is_none_or(|e| *e == record.event)
+            && self
+                .endpoint
+                .as_ref()
+                .is_none_or(|e| Some(e.as_str()) == record.endpoint.as_deref())
             && self
                 .task_id
                 .as_ref()

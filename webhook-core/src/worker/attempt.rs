@@ -40,10 +40,12 @@ pub(crate) async fn attempt(
     attempt: u32,
     abort: &AbortSlot,
 ) -> Option<Verdict> {
-    let request = engine
-        .requests
-        .build(destination, event, attempt, engine.clock.now());
-    let timeout = engine.requests.timeout();
+    let settings = event.endpoint_runtime().map(|rt| rt.settings());
+    let requests = settings
+        .as_deref()
+        .map_or(&engine.requests, |s| &s.requests);
+    let request = requests.build(destination, event, attempt, engine.clock.now());
+    let timeout = requests.timeout();
     let probe = engine.observe.attempt_probe(event, attempt, destination);
     // A transport bounds the exchange itself if it can; the worker's backstop fires a
     // little later so that the two never race over an answer that arrived in time, and
@@ -56,7 +58,10 @@ pub(crate) async fn attempt(
     );
     let result = tokio::select! {
         biased;
-        () = abort.fired() => return None,
+        () = abort.fired() => {
+            endpoint_done(engine, event, None);
+            return None;
+        }
         r = bounded.instrument(probe.span.clone()) => r,
     };
     let redacted = || destination.redacted().to_owned();
@@ -72,9 +77,39 @@ pub(crate) async fn attempt(
         }),
     };
     let verdict = judge(result);
+    endpoint_done(engine, event, Some(&verdict));
     let observe = &engine.observe;
     observe.attempt_done(probe.started, &probe.span, event, attempt, &verdict);
     Some(verdict)
+}
+
+/// The destination of `event`: its endpoint's, or the configuration's URL.
+pub(crate) fn destination_of(engine: &Engine, event: &QueuedEvent) -> Option<Arc<Destination>> {
+    match event.endpoint_runtime() {
+        Some(rt) => rt.settings().requests.destination().cloned(),
+        None => engine.requests.destination().cloned(),
+    }
+}
+
+/// Tells an endpoint's gate that an attempt ended: a success or an answer other than
+/// 5xx/408/429 counts as healthy for its breaker, a transport error or 5xx/408 as a
+/// failure; a 429 counts as neither and, with `Retry-After`, pauses the endpoint.
+fn endpoint_done(engine: &Engine, event: &QueuedEvent, verdict: Option<&Verdict>) {
+    let Some(part) = event.endpoint.as_ref() else {
+        return;
+    };
+    let healthy = verdict.and_then(|v| match (v.class, v.status) {
+        (_, Some(429)) => None,
+        (StatusClass::Retryable, _) => Some(false),
+        (StatusClass::Permanent, None) => Some(false),
+        _ => Some(true),
+    });
+    let pause = verdict
+        .filter(|v| v.status == Some(429))
+        .and_then(|v| v.retry_after);
+    engine
+        .endpoints
+        .attempt_done(&part.runtime, part.probe, healthy, pause, &engine.observe);
 }
 
 /// Classifies what the transport returned.

@@ -64,6 +64,7 @@ pub struct NotifierBuilder {
     paused_clock: bool,
     outbox: Option<Arc<dyn Outbox>>,
     observe: HubOptions,
+    endpoints: Vec<crate::endpoint::Endpoint>,
 }
 
 impl fmt::Debug for NotifierBuilder {
@@ -89,7 +90,19 @@ impl NotifierBuilder {
             paused_clock: false,
             outbox: None,
             observe: HubOptions::default(),
+            endpoints: Vec::new(),
         }
+    }
+
+    /// Fans out to `endpoint` too (checked with [`EndpointConfig::resolve`]; more can
+    /// be added at run time with [`Notifier::upsert_endpoint`]). With at least one
+    /// endpoint, every event goes to each enabled endpoint whose filter matches, and to
+    /// the configuration's URL if it has one.
+    ///
+    /// [`EndpointConfig::resolve`]: crate::endpoint::EndpointConfig::resolve
+    pub fn endpoint(mut self, endpoint: crate::endpoint::Endpoint) -> Self {
+        self.endpoints.push(endpoint);
+        self
     }
 
     /// Keeps every accepted event in `outbox` until its final outcome (see
@@ -219,7 +232,9 @@ impl NotifierBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryFailureStore::new())),
             store_timeout: self.store_timeout,
         };
+        let endpoints = endpoint_set(&config, &self.user_agent, self.endpoints);
         Engine {
+            endpoints,
             observe: Hub::new(self.observe, ledger.clone()),
             ledger,
             queue,
@@ -248,6 +263,22 @@ impl NotifierBuilder {
             config,
         }
     }
+}
+
+/// The endpoint set: those of the configuration, then those given to the builder.
+fn endpoint_set(
+    config: &ResolvedWebhookConfig,
+    user_agent: &str,
+    extra: Vec<crate::endpoint::Endpoint>,
+) -> super::endpoints::EndpointSet {
+    let set = super::endpoints::EndpointSet::new(user_agent, config.queue_policy);
+    if config.endpoints.is_some() {
+        set.activate();
+    }
+    for endpoint in config.endpoints.iter().flatten().cloned().chain(extra) {
+        set.upsert(endpoint);
+    }
+    set
 }
 
 /// Starts the worker's thread and runtime, and waits until the runtime is up.

@@ -3,10 +3,12 @@
 
 use super::attempt::attempt;
 use super::confirm::ClaimRef;
+use super::endpoints::{EndpointRuntime, Gate};
 use super::engine::{Engine, OutboxPart, SettleMsg};
 use super::lifecycle::AbortSlot;
 use super::settle::{self, Failure};
 use crate::accounting::Activity;
+use crate::endpoint::EndpointId;
 use crate::event::WebhookMessage;
 use crate::outbox::{Claimed, EntryId, LeaseToken, Settle, Settlement};
 use crate::queue::{Durable, QueuedEvent};
@@ -75,8 +77,11 @@ async fn lane(engine: Arc<Engine>, mut claimed: Claimed, permit: OwnedSemaphoreP
     let abort = engine.lifecycle.abort_slot();
     loop {
         let recovered = u64::from(claimed.entry.origin != part.owner);
-        engine.ledger.claim(1, recovered);
-        deliver_claimed(&engine, claimed, &abort).await;
+        let endpoint = endpoint_of(&engine, &claimed);
+        engine
+            .ledger
+            .claim(1, recovered, endpoint.as_ref().map(|rt| &rt.counters));
+        deliver_claimed(&engine, claimed, endpoint, &abort).await;
         if !engine.lifecycle.is_running() {
             break;
         }
@@ -161,18 +166,78 @@ async fn wait_until_due(engine: &Engine, part: &OutboxPart) {
     }
 }
 
+/// The registered endpoint an entry is for, if it names one.
+fn endpoint_of(engine: &Engine, claimed: &Claimed) -> Option<Arc<EndpointRuntime>> {
+    let id = EndpointId::new(claimed.entry.endpoint.as_deref()?).ok()?;
+    engine.endpoints.get(&id)
+}
+
+/// How long an entry whose endpoint is not registered (yet) waits before it is claimed
+/// again; it spends no attempt.
+const UNKNOWN_ENDPOINT_WAIT: Duration = Duration::from_secs(5);
+/// How long an entry whose endpoint is at its in-flight cap, disabled, or waiting for a
+/// probe waits before it is claimed again; it spends no attempt.
+const GATE_RECHECK: Duration = Duration::from_millis(50);
+
+/// Passes an endpoint's gate, or gives the entry back to the outbox (without spending
+/// an attempt: a breaker that is open keeps its deliveries in the outbox). `false`: the
+/// entry was settled here.
+async fn pass_gate(
+    engine: &Engine,
+    event: &mut QueuedEvent,
+    claim: ClaimRef,
+    unknown: bool,
+) -> bool {
+    let attempts = event.prior_attempts;
+    let wait = match event.endpoint.as_mut() {
+        None if unknown => UNKNOWN_ENDPOINT_WAIT,
+        None => return true,
+        Some(part) => match part.runtime.gate(engine.endpoints.now()) {
+            Gate::Go { probe } => {
+                (part.probe, part.running) = (probe, true);
+                return true;
+            }
+            Gate::Removed => {
+                let failure =
+                    Failure::without_status(FailureKind::Permanent, "endpoint removed", attempts);
+                settle::failed(engine, event, failure).await;
+                return false;
+            }
+            Gate::WaitUntil(at) => at.saturating_sub(engine.endpoints.now()),
+            Gate::WaitForChange => GATE_RECHECK,
+        },
+    };
+    let not_before_ms = crate::time::unix_millis(engine.clock.now() + wait);
+    let how = Settlement::RetryAt {
+        attempts,
+        not_before_ms,
+    };
+    settle_outbox(engine, claim, how).await;
+    engine.ledger.released(event.tally());
+    false
+}
+
 /// One attempt of a claimed entry, then its settlement.
-async fn deliver_claimed(engine: &Engine, claimed: Claimed, abort: &AbortSlot) {
+async fn deliver_claimed(
+    engine: &Engine,
+    claimed: Claimed,
+    endpoint: Option<Arc<EndpointRuntime>>,
+    abort: &AbortSlot,
+) {
     let (claim, attempts) = (claim_ref(&claimed), claimed.entry.attempts);
-    let Some(event) = event_of(engine, claimed).await else {
+    let unknown = claimed.entry.endpoint.is_some() && endpoint.is_none();
+    let Some(mut event) = event_of(engine, claimed, endpoint).await else {
         return;
     };
+    if !pass_gate(engine, &mut event, claim, unknown).await {
+        return;
+    }
     let made = attempts + 1;
     engine.ledger.note(Activity::Attempt);
     if attempts > 0 {
         engine.ledger.note(Activity::Retry);
     }
-    let Some(destination) = engine.requests.destination().cloned() else {
+    let Some(destination) = super::attempt::destination_of(engine, &event) else {
         let failure =
             Failure::without_status(FailureKind::Permanent, "no destination configured", 0);
         settle::failed(engine, &event, failure).await;
@@ -180,7 +245,7 @@ async fn deliver_claimed(engine: &Engine, claimed: Claimed, abort: &AbortSlot) {
     };
     let Some(verdict) = attempt(engine, &destination, &event, made, abort).await else {
         settle_outbox(engine, claim, Settlement::Release { attempts: made }).await;
-        engine.ledger.released();
+        engine.ledger.released(event.tally());
         return;
     };
     let kind = match verdict.class {
@@ -196,12 +261,12 @@ async fn deliver_claimed(engine: &Engine, claimed: Claimed, abort: &AbortSlot) {
                 };
                 tracing::debug!(webhook_id = %event.webhook_id(), retry = made, delay_ms = delay.as_millis() as u64, "retry stored in the outbox");
                 settle_outbox(engine, claim, how).await;
-                engine.ledger.released();
+                engine.ledger.released(event.tally());
                 return;
             }
         },
     };
-    tracing::warn!(webhook_id = %event.webhook_id(), attempts = made, outcome = kind.as_str(), error = %engine.redactor.scrub(&verdict.error), "delivery failed");
+    tracing::warn!(webhook_id = %event.webhook_id(), attempts = made, outcome = kind.as_str(), error = %engine.scrub(&event, &verdict.error), "delivery failed");
     let failure = Failure {
         kind,
         error: verdict.error,
@@ -221,17 +286,24 @@ fn claim_ref(claimed: &Claimed) -> ClaimRef {
 
 /// The event to deliver for a claimed entry; `None` (the entry removed, counted as a
 /// permanent failure) if it cannot be made into a message.
-async fn event_of(engine: &Engine, claimed: Claimed) -> Option<QueuedEvent> {
+async fn event_of(
+    engine: &Engine,
+    claimed: Claimed,
+    endpoint: Option<Arc<EndpointRuntime>>,
+) -> Option<QueuedEvent> {
     let claim = claim_ref(&claimed);
     let entry = claimed.entry;
     let message =
         WebhookMessage::from_stored(entry.webhook_id, &entry.event, entry.task_id, entry.body);
-    let mut event = match message {
-        Ok(message) => QueuedEvent::new(message),
-        Err(e) => {
+    let mut event = match (message, endpoint) {
+        (Ok(message), Some(rt)) => QueuedEvent::for_endpoint(message, rt, None),
+        (Ok(message), None) => QueuedEvent::new(message),
+        (Err(e), rt) => {
             tracing::error!(entry = %entry.id, error = %e, "outbox entry cannot be sent: removing it");
             settle_outbox(engine, claim, Settlement::Failed).await;
-            engine.ledger.failed(FailureKind::Permanent);
+            engine
+                .ledger
+                .failed(FailureKind::Permanent, rt.as_ref().map(|r| &r.counters));
             return None;
         }
     };
@@ -283,6 +355,8 @@ pub(crate) async fn settle_loop(engine: Arc<Engine>, mut rx: mpsc::UnboundedRece
             apply(&engine, part, batch).await;
             part.pending_within(&engine, super::engine::PENDING_FRESH)
                 .await;
+            // A released entry may be due sooner than the claimer's sleep: let it look.
+            part.appended.notify_one();
         }
         for done in flushes {
             let _ = done.send(());

@@ -82,7 +82,9 @@ async fn commit(engine: &Engine, part: &OutboxPart, batch: Vec<QueuedEvent>) {
         let append = part.outbox.append(&part.owner, entries);
         match tokio::time::timeout(engine.plugs.store_timeout, append).await {
             Ok(Ok(())) => {
-                engine.ledger.stored(n);
+                for event in &batch {
+                    engine.ledger.stored(1, event.tally());
+                }
                 part.note_appended(n);
                 answer(batch, &Ok(()));
                 part.appended.notify_one();
@@ -98,7 +100,9 @@ async fn commit(engine: &Engine, part: &OutboxPart, batch: Vec<QueuedEvent>) {
         }
     }
     tracing::error!(events = n, error = %last_error, "outbox append failed for good: events not stored");
-    engine.ledger.not_stored(n);
+    for event in &batch {
+        engine.ledger.not_stored(1, event.tally());
+    }
     answer(batch, &Err(last_error));
 }
 
@@ -112,6 +116,7 @@ fn new_entry(event: &QueuedEvent, now_ms: u64) -> NewEntry {
         not_before_ms: now_ms,
         created_ms: now_ms,
         replay_of: event.replay_of.clone(),
+        endpoint: event.endpoint_id().map(|id| id.to_string()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One event's life after it leaves the queue: attempts, retry waits, the final outcome.
 
 use super::attempt::{Verdict, attempt};
+use super::endpoints::Gate;
 use super::engine::Engine;
 use super::lifecycle::{AbortSlot, Phase};
 use super::settle::{self, Failure};
@@ -27,11 +28,11 @@ enum Next {
 /// for a retry at shutdown), so the caller may go on with the next queued event.
 pub(crate) async fn deliver(
     engine: Arc<Engine>,
-    event: QueuedEvent,
+    mut event: QueuedEvent,
     permit: OwnedSemaphorePermit,
     abort: &AbortSlot,
 ) -> Option<OwnedSemaphorePermit> {
-    let Some(destination) = engine.requests.destination().cloned() else {
+    let Some(destination) = super::attempt::destination_of(&engine, &event) else {
         let failure =
             Failure::without_status(FailureKind::Permanent, "no destination configured", 0);
         settle::failed(&engine, &event, failure).await;
@@ -58,12 +59,16 @@ pub(crate) async fn deliver(
         };
         // Waiting holds no delivery slot.
         drop(permit.take());
-        match wait_then_reacquire(&engine, delay, abort).await {
-            Some(p) => permit = Some(p),
-            None => {
+        match wait_then_reacquire(&engine, delay, abort, &mut event).await {
+            Ok(p) => permit = Some(p),
+            Err(stop) => {
+                let (kind, why) = match stop {
+                    Stop::Shutdown => (FailureKind::Shutdown, "retry pending at shutdown"),
+                    Stop::Removed => (FailureKind::Permanent, "endpoint removed"),
+                };
                 let failure = Failure {
-                    kind: FailureKind::Shutdown,
-                    error: format!("{} (retry pending at shutdown)", verdict.error),
+                    kind,
+                    error: format!("{} ({why})", verdict.error),
                     last_status: verdict.status,
                     attempts: made,
                 };
@@ -88,11 +93,15 @@ async fn judge_next(engine: &Engine, event: &QueuedEvent, verdict: Verdict, made
         StatusClass::Permanent => FailureKind::Permanent,
         StatusClass::Retryable => match engine.retries.delay(made, verdict.retry_after) {
             None => FailureKind::Exhausted,
-            Some(_) if !engine.ledger.park_for_retry(engine.retries.max_waiting) => {
+            Some(_)
+                if !engine
+                    .ledger
+                    .park_for_retry(engine.retries.max_waiting, event.tally()) =>
+            {
                 FailureKind::Overflow
             }
             Some(delay) => {
-                let error = engine.redactor.scrub(&verdict.error);
+                let error = engine.scrub(event, &verdict.error);
                 tracing::debug!(webhook_id = %id, retry = made, delay_ms = delay.as_millis() as u64, %error, "retry scheduled");
                 return Next::Retry(delay, verdict);
             }
@@ -105,7 +114,7 @@ async fn judge_next(engine: &Engine, event: &QueuedEvent, verdict: Verdict, made
         ),
         _ => verdict.error,
     };
-    tracing::warn!(webhook_id = %id, event = name, attempts = made, outcome = kind.as_str(), error = %engine.redactor.scrub(&error), "delivery failed");
+    tracing::warn!(webhook_id = %id, event = name, attempts = made, outcome = kind.as_str(), error = %engine.scrub(event, &error), "delivery failed");
     let failure = Failure {
         kind,
         error,
@@ -116,27 +125,132 @@ async fn judge_next(engine: &Engine, event: &QueuedEvent, verdict: Verdict, made
     Next::Done
 }
 
-/// Waits `delay` in the retry wait (counted there by the ledger), then takes a delivery
-/// slot. `None` when the shutdown deadline comes first. Either way the event is back in
-/// flight when this returns.
+/// Why a waiting delivery will make no further attempt.
+enum Stop {
+    Shutdown,
+    Removed,
+}
+
+/// Waits `delay` in the retry wait (counted there by the ledger), then, for an
+/// endpoint's delivery, until its gate lets it go (breaker, rate limit, pause, cap: no
+/// retry is spent meanwhile), then takes a delivery slot. Either way the event is back
+/// in flight when this returns.
 async fn wait_then_reacquire(
     engine: &Engine,
     delay: Duration,
     abort: &AbortSlot,
-) -> Option<OwnedSemaphorePermit> {
+    event: &mut QueuedEvent,
+) -> Result<OwnedSemaphorePermit, Stop> {
     let wake = tokio::time::Instant::now() + delay;
     let mut phase = engine.lifecycle.subscribe();
     let resumed = match wait_for_retry(&mut phase, wake).await {
-        Wait::Shutdown => None,
-        Wait::Elapsed => tokio::select! {
-            biased;
-            () = abort.fired() => None,
-            p = engine.permits.clone().acquire_owned() => p.ok(),
-        },
+        Wait::Shutdown => Err(Stop::Shutdown),
+        Wait::Elapsed => gate_then_slot(engine, event, &mut phase, abort).await,
     };
-    engine.ledger.resume();
+    if resumed.is_err() {
+        if let Some(part) = event.endpoint.as_ref().filter(|p| p.running) {
+            let rt = &part.runtime;
+            engine
+                .endpoints
+                .attempt_done(rt, part.probe, None, None, &engine.observe);
+        }
+    }
+    engine.ledger.resume(event.tally());
     engine.ledger.poke();
     resumed
+}
+
+/// Passes the endpoint's gate (if any), then takes a delivery slot. A delivery that
+/// passed its gate but finds no free slot gives its endpoint slot back while it waits
+/// for one, so it never holds one kind of slot while it waits for the other.
+async fn gate_then_slot(
+    engine: &Engine,
+    event: &mut QueuedEvent,
+    phase: &mut watch::Receiver<Phase>,
+    abort: &AbortSlot,
+) -> Result<OwnedSemaphorePermit, Stop> {
+    loop {
+        wait_for_gate(engine, event, phase).await?;
+        if let Ok(p) = engine.permits.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        release_gate(engine, event);
+        let permit = tokio::select! {
+            biased;
+            () = abort.fired() => return Err(Stop::Shutdown),
+            p = engine.permits.clone().acquire_owned() => p.map_err(|_| Stop::Shutdown)?,
+        };
+        if pass_gate_now(engine, event) {
+            return Ok(permit);
+        }
+    }
+}
+
+/// Gives back the endpoint slot a delivery took at its gate (no attempt was made).
+fn release_gate(engine: &Engine, event: &mut QueuedEvent) {
+    if let Some(part) = event.endpoint.as_mut().filter(|p| p.running) {
+        part.running = false;
+        let rt = &part.runtime;
+        engine
+            .endpoints
+            .attempt_done(rt, part.probe, None, None, &engine.observe);
+    }
+}
+
+/// The gate's answer now, without waiting: `true` if the delivery may go (or has no
+/// endpoint).
+fn pass_gate_now(engine: &Engine, event: &mut QueuedEvent) -> bool {
+    let Some(part) = event.endpoint.as_mut() else {
+        return true;
+    };
+    match part.runtime.gate(engine.endpoints.now()) {
+        Gate::Go { probe } => {
+            (part.probe, part.running) = (probe, true);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// An endpoint's delivery waits here until its gate says go (taking a running slot);
+/// other deliveries go at once.
+async fn wait_for_gate(
+    engine: &Engine,
+    event: &mut QueuedEvent,
+    phase: &mut watch::Receiver<Phase>,
+) -> Result<(), Stop> {
+    let Some(part) = event.endpoint.as_mut() else {
+        return Ok(());
+    };
+    part.running = false;
+    loop {
+        let changed = part.runtime.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let until = match part.runtime.gate(engine.endpoints.now()) {
+            Gate::Go { probe } => {
+                (part.probe, part.running) = (probe, true);
+                return Ok(());
+            }
+            Gate::Removed => return Err(Stop::Removed),
+            Gate::WaitUntil(at) => Some(engine.endpoints.instant(at)),
+            Gate::WaitForChange => None,
+        };
+        if *phase.borrow_and_update() == Phase::Aborted {
+            return Err(Stop::Shutdown);
+        }
+        let sleep = async {
+            match until {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = changed => {}
+            () = sleep => {}
+            c = phase.changed() => if c.is_err() { return Err(Stop::Shutdown) },
+        }
+    }
 }
 
 enum Wait {

@@ -40,6 +40,9 @@ pub(crate) struct Engine {
     pub(crate) observe: Hub,
     /// The durable outbox, when there is one.
     pub(crate) outbox: Option<OutboxPart>,
+    /// The endpoints, their queues and the fair scheduler (inactive in the single-URL
+    /// case).
+    pub(crate) endpoints: super::endpoints::EndpointSet,
 }
 
 /// The outbox, who this notifier is to it, and how it is used.
@@ -245,9 +248,33 @@ impl Engine {
         )
     }
 
-    /// Offers a replayed event without evicting anything.
-    pub(crate) fn push_replay(&self, event: QueuedEvent) -> bool {
-        let ok = self.queue.push_if_room(event) == PushResult::Accepted;
+    /// Scrubs `text` of the secrets and URL parts of the destination `event` goes to.
+    pub(crate) fn scrub(&self, event: &QueuedEvent, text: &str) -> String {
+        match event.endpoint_runtime() {
+            Some(rt) => rt.settings().redactor.scrub(text),
+            None => self.redactor.scrub(text),
+        }
+    }
+
+    /// Offers a replayed event without evicting anything, to its endpoint if it names
+    /// one (`false` if that endpoint is no longer registered, or its queue is full).
+    pub(crate) fn push_replay(&self, mut event: QueuedEvent, endpoint: Option<&str>) -> bool {
+        let ok = match endpoint {
+            None => self.queue.push_if_room(event) == PushResult::Accepted,
+            Some(id) => {
+                let Some(rt) = crate::endpoint::EndpointId::new(id)
+                    .ok()
+                    .and_then(|id| self.endpoints.get(&id))
+                else {
+                    return false;
+                };
+                event.attach_endpoint(rt);
+                match self.outbox {
+                    Some(_) => self.queue.push_if_room(event) == PushResult::Accepted,
+                    None => self.endpoints.place_if_room(event, &self.ledger),
+                }
+            }
+        };
         if ok {
             self.ledger.note(Activity::ReplayEnqueued);
         }

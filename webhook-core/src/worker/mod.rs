@@ -27,6 +27,8 @@ mod commit;
 mod confirm;
 mod delivery;
 mod durable_send;
+mod endpoint_api;
+mod endpoints;
 mod engine;
 mod lifecycle;
 mod notifier;
@@ -37,7 +39,7 @@ mod run;
 mod settle;
 mod waiting;
 
-pub use crate::accounting::{DeliveryStats, DroppedCounts, FailedCounts};
+pub use crate::accounting::{DeliveryStats, DroppedCounts, EndpointCounts, FailedCounts};
 pub use builder::{DEFAULT_OBSERVER_BUFFER, DEFAULT_STORE_TIMEOUT, NotifierBuilder, StartError};
 pub(crate) use confirm::{ClaimRef, Confirm};
 pub use confirm::{Durable, NotStored};
@@ -48,3 +50,4 @@ pub use request::USER_AGENT_VALUE;
 pub use waiting::WAIT_SLACK;
 
 pub(crate) use attempt::Verdict;
+pub(crate) use endpoints::EndpointRuntime;

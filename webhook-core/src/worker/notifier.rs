@@ -250,6 +250,9 @@ impl Notifier {
     }
 
     fn push(&self, message: WebhookMessage) -> EnqueueOutcome {
+        if self.inner.engine.endpoints.is_active() {
+            return self.push_endpoints(message);
+        }
         if self.sync_durability() {
             return super::durable_send::as_outcome(self.confirm_blocking(message));
         }
@@ -261,6 +264,9 @@ impl Notifier {
     }
 
     async fn push_async(&self, message: WebhookMessage) -> EnqueueOutcome {
+        if self.inner.engine.endpoints.is_active() {
+            return self.push_endpoints(message);
+        }
         if self.sync_durability() {
             return super::durable_send::as_outcome(self.confirm_async(message).await);
         }
@@ -270,6 +276,16 @@ impl Notifier {
         let queue = &self.inner.engine.queue;
         let result = queue.push_async(QueuedEvent::new(message)).await;
         self.outcome(result)
+    }
+
+    /// Fan-out mode: every matching endpoint (never waits: a slow endpoint's full queue
+    /// refuses or evicts rather than block the caller).
+    fn push_endpoints(&self, message: WebhookMessage) -> EnqueueOutcome {
+        if let Some(outcome) = self.oversize(&message) {
+            return outcome;
+        }
+        self.fan_out(message, &crate::endpoint::Route::all())
+            .unwrap_or(EnqueueOutcome::Dropped(DropReason::Filtered))
     }
 
     pub(super) fn invalid(&self, error: &crate::event::MessageError) -> EnqueueOutcome {
@@ -287,7 +303,10 @@ impl Notifier {
             engine.ledger.refuse(Refusal::Disabled);
             return Some(EnqueueOutcome::Dropped(DropReason::Disabled));
         }
-        if seed.is_some_and(|e| !engine.config.events.allows_type(e)) {
+        // With endpoints, each has its own filter (the configuration's applies to its URL).
+        if seed.is_some_and(|e| !engine.config.events.allows_type(e))
+            && !engine.endpoints.is_active()
+        {
             engine.ledger.refuse(Refusal::Filtered);
             return Some(EnqueueOutcome::Dropped(DropReason::Filtered));
         }

@@ -26,6 +26,7 @@ pub(crate) async fn run(
 ) -> ShutdownReport {
     // Pin the wall-clock origin to this runtime's clock.
     let _ = engine.clock.now();
+    tokio::spawn(record_unattempted(engine.clone()));
     if engine.outbox.is_some() {
         return run_durable(engine, commands).await;
     }
@@ -128,9 +129,9 @@ async fn lane(engine: Arc<Engine>, mut event: QueuedEvent, mut permit: OwnedSema
         if !engine.lifecycle.is_running() {
             return;
         }
-        match engine.queue.pop() {
-            Some(next) => (event, permit) = (next, kept),
-            None => return,
+        match engine.endpoints.next_any(&engine.queue, &engine.ledger) {
+            Ok(next) => (event, permit) = (next, kept),
+            Err(_) => return,
         }
     }
 }
@@ -145,23 +146,56 @@ async fn next_event(
         Some(Command::Shutdown { timeout }) => timeout,
         None => grace,
     };
-    let permit = tokio::select! {
-        biased;
-        cmd = commands.recv() => return Err(requested(cmd)),
-        p = engine.permits.clone().acquire_owned() => match p {
-            Ok(p) => p,
-            Err(_) => return Err(grace),
-        },
-    };
     loop {
-        if let Some(event) = engine.queue.pop() {
-            return Ok((event, permit));
-        }
+        let permit = tokio::select! {
+            biased;
+            cmd = commands.recv() => return Err(requested(cmd)),
+            p = engine.permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return Err(grace),
+            },
+        };
+        let wake = match engine.endpoints.next_any(&engine.queue, &engine.ledger) {
+            Ok(event) => return Ok((event, permit)),
+            Err(wake) => wake,
+        };
+        // Wait without the slot: a retry that falls due meanwhile may need it.
+        drop(permit);
         tokio::select! {
             biased;
             cmd = commands.recv() => return Err(requested(cmd)),
             () = engine.queue.ready() => {}
+            () = engine.endpoints.work.notified() => {}
+            () = sleep_until(wake) => {}
         }
+    }
+}
+
+/// Sleeps until `wake`, or for ever.
+async fn sleep_until(wake: Option<tokio::time::Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Records the deliveries the endpoint set hands over without an attempt: overflow
+/// while a breaker is open (`circuit_open`), queued for an endpoint that was removed.
+async fn record_unattempted(engine: Arc<Engine>) {
+    let rx = engine
+        .endpoints
+        .to_record_rx
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    let Some(mut rx) = rx else {
+        return;
+    };
+    while let Some((event, kind, why)) = rx.recv().await {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            settle::failed(&engine, &event, Failure::without_status(kind, why, 0)).await;
+        });
     }
 }
 
@@ -206,8 +240,15 @@ async fn deliver_until(engine: &Arc<Engine>, deadline: tokio::time::Instant) {
             () = tokio::time::sleep_until(deadline) => return,
             p = engine.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
         };
-        let Some(event) = engine.queue.pop() else {
-            return;
+        let event = match engine.endpoints.next_any(&engine.queue, &engine.ledger) {
+            Ok(event) => event,
+            Err(None) => return,
+            Err(Some(wake)) if wake >= deadline => return,
+            Err(Some(wake)) => {
+                drop(permit);
+                tokio::time::sleep_until(wake).await;
+                continue;
+            }
         };
         let engine = engine.clone();
         tokio::spawn(async move {
@@ -219,7 +260,8 @@ async fn deliver_until(engine: &Arc<Engine>, deadline: tokio::time::Instant) {
 
 /// Sends whatever is still queued to the store.
 fn record_leftovers(engine: &Arc<Engine>) {
-    let leftovers = engine.queue.drain();
+    let mut leftovers = engine.queue.drain();
+    leftovers.extend(engine.endpoints.drain(&engine.ledger));
     if !leftovers.is_empty() {
         tracing::warn!(
             count = leftovers.len(),

@@ -55,7 +55,8 @@ pub(crate) async fn delivered(engine: &Engine, event: &QueuedEvent) {
         ));
         remove.await;
     }
-    engine.ledger.delivered();
+    engine.endpoints.finished(event);
+    engine.ledger.delivered(event.tally());
     engine.observe.delivered(event);
 }
 
@@ -93,7 +94,7 @@ async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) 
     let now = engine.clock.now();
     let kind = failure.kind;
     let failure = Failure {
-        error: engine.redactor.scrub(&failure.error),
+        error: engine.scrub(event, &failure.error),
         ..failure
     };
     let store = &engine.plugs.store;
@@ -134,7 +135,8 @@ async fn record_failure(engine: &Engine, event: &QueuedEvent, failure: Failure) 
     if let Some(claim) = event.claim() {
         super::claim::settle_outbox(engine, *claim, Settlement::Failed).await;
     }
-    engine.ledger.failed(kind);
+    engine.endpoints.finished(event);
+    engine.ledger.failed(kind, event.tally());
     engine.observe.failed(event, kind, recorded);
 }
 
@@ -161,9 +163,7 @@ fn new_record(
     let payload = RawValue::from_string(body).unwrap_or_else(|_| {
         RawValue::from_string("null".to_owned()).unwrap_or_else(|_| unreachable!("null is JSON"))
     });
-    let destination = engine
-        .requests
-        .destination()
+    let destination = super::attempt::destination_of(engine, event)
         .map_or_else(|| "none".to_owned(), |d| d.redacted().to_owned());
     // An outbox entry's record id is its own, so a repeated failure replaces it.
     let id = event.claim().map_or_else(
@@ -178,6 +178,7 @@ fn new_record(
         event: event.event().to_owned(),
         task_id: event.task_id().map(str::to_owned),
         destination,
+        endpoint: event.endpoint_id().map(|id| id.to_string()),
         error: failure.error,
         last_status: failure.last_status,
         attempts: failure.attempts,

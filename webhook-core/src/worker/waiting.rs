@@ -69,13 +69,15 @@ impl Notifier {
     fn diagnostics_base(&self) -> WebhookDiagnostics {
         let engine = &self.inner.engine;
         let config = &engine.config;
-        WebhookDiagnostics::new(
+        let mut diag = WebhookDiagnostics::new(
             config,
             engine.queue.capacity(),
             engine.policy_name.clone(),
             self.stats(),
             engine.plugs.store.location(),
-        )
+        );
+        diag.endpoints = engine.endpoints.list();
+        diag
     }
 
     fn read_diagnostics(
@@ -145,7 +147,7 @@ impl Notifier {
         let (engine, selector) = (self.inner.engine.clone(), selector.clone());
         async move {
             let plugs = &engine.plugs;
-            let enqueue = |event| engine.push_replay(event);
+            let enqueue = |event, endpoint: Option<&str>| engine.push_replay(event, endpoint);
             let store = plugs.store.as_ref();
             crate::replay::run(store, plugs.store_timeout, &selector, dry_run, &enqueue).await
         }

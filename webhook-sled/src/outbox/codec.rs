@@ -2,7 +2,8 @@
 //!
 //! JSON escapes every control character, so the header holds no NUL and the first NUL
 //! ends it. Version 1; a header of another version is reported as corrupt, never misread.
-//! Leases are not stored: one process owns the folder, so a lease never outlives it.
+//! An endpoint's entry adds its `endpoint` id (absent otherwise; older headers read as
+//! the single URL's). Leases are not stored: one process owns the folder, so a lease never outlives it.
 
 use serde::{Deserialize, Serialize};
 use webhook_core::outbox::{EntryId, OutboxEntry, OwnerId};
@@ -22,6 +23,8 @@ struct Header {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     replay_of: Option<String>,
     origin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
 }
 
 pub(super) fn encode(e: &OutboxEntry) -> Vec<u8> {
@@ -35,6 +38,7 @@ pub(super) fn encode(e: &OutboxEntry) -> Vec<u8> {
         created_ms: e.created_ms,
         replay_of: e.replay_of.as_ref().map(|r| r.as_str().to_owned()),
         origin: e.origin.as_str().to_owned(),
+        endpoint: e.endpoint.clone(),
     };
     // A struct of strings and numbers always serializes.
     let mut out = serde_json::to_vec(&header).unwrap_or_default();
@@ -69,5 +73,6 @@ pub(super) fn decode(id: u64, bytes: &[u8]) -> Result<OutboxEntry, String> {
         created_ms: header.created_ms,
         replay_of,
         origin: OwnerId::from_text(header.origin),
+        endpoint: header.endpoint,
     })
 }
