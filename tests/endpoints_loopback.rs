@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use webhook_core::endpoint::{BreakerConfig, BreakerState, EndpointConfig};
+use webhook_core::endpoint::{
+    BreakerConfig, BreakerState, EndpointConfig, EndpointError, EndpointId, Route,
+};
 use webhook_core::store::{FailureKind, FailureStore, RecordFilter};
 use webhook_core::{
     MemoryFailureStore, Notifier, ReplaySelector, WebhookConfig, WebhookEventType, WebhookPayload,
@@ -171,6 +173,14 @@ fn with_an_outbox_entries_carry_their_endpoint_and_wait_there_while_its_breaker_
     // 6 deliveries + 6 failures (5 opened it, the 6th was a probe that reopened it).
     assert_eq!(flaky.request_count(), 12);
     assert!(outbox.entries().is_empty());
+    // Ordering keys are not kept in an outbox: a keyed send is refused, naming the key.
+    let keyed = Route::to(EndpointId::new("ok").expect("id")).ordering_key("T-1");
+    let refused = n.send_routed(&payload(99), &keyed).expect_err("refused");
+    assert!(
+        matches!(refused, EndpointError::OrderingNeedsMemoryMode { .. }),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("`T-1`"), "{refused}");
     let stats = n.shutdown(Duration::from_secs(1)).stats;
     assert!(stats.balances(), "{stats:?}");
     assert_eq!((stats.delivered, stats.failed), (12, 0));
