@@ -62,7 +62,7 @@ impl CpuMeter {
 }
 
 /// One side's measured slices of a round, added up.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Tally {
     pub(crate) elapsed: Duration,
     pub(crate) timed: u64,

@@ -103,11 +103,12 @@ struct Args {
     /// Threads enqueueing into the pipeline.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     producers: u32,
-    /// The bare client's runtime: one current-thread runtime, or a multi-thread one with
-    /// `--threads` workers.
-    #[arg(long, value_enum, default_value_t = ClientRuntime::Multi)]
-    client_runtime: ClientRuntime,
-    /// Runtime worker threads of the bare client (and, with `--burst`, of the notifier).
+    /// The bare client's runtimes, each measured in every slice (`current`, or
+    /// `multi<N>` for a multi-thread runtime with N workers); each round's baseline is
+    /// the fastest of them.
+    #[arg(long, value_delimiter = ',', default_value = "current,multi1,multi2")]
+    client_runtimes: Vec<String>,
+    /// Runtime worker threads of the notifier with `--burst`.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     threads: u32,
     /// Runtime worker threads of the seed's shape.
@@ -172,19 +173,15 @@ enum Side {
     Pipeline,
     /// A new client and connection per request.
     Seed,
+    /// A second notifier whose transport keeps its default protocol choice (with
+    /// `--tls`; the same as `pipeline` over plain HTTP).
+    Default,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum BurstPolicy {
     DropOldest,
     DropNew,
-}
-
-/// The bare client's runtime flavour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ClientRuntime {
-    Current,
-    Multi,
 }
 
 fn main() -> ExitCode {

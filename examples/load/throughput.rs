@@ -5,7 +5,7 @@ use crate::clients::{self, Bare, Target};
 use crate::figures::{CpuMeter, Tally, median, peak_rss_mib, quantile};
 use crate::pipeline::{config, pipeline, seed_payload, signed_headers, url};
 use crate::sink::{Sink, SinkSpec};
-use crate::{Args, BoxError, ClientRuntime, Side};
+use crate::{Args, BoxError, Side};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,8 @@ struct Run<'a> {
     payload: WebhookPayload,
     sample: WebhookMessage,
     roots: Option<Arc<rustls::RootCertStore>>,
-    raw_runtime: Runtime,
+    /// The bare client's runtimes: (label, runtime), each measured in every slice.
+    raw_runtimes: Vec<(String, Runtime)>,
     seed_runtime: Runtime,
     /// `http1`, `https1` or `https2`.
     protocol: &'static str,
@@ -33,19 +34,20 @@ struct Run<'a> {
 /// The medians of one concurrency's rounds.
 struct Summary {
     c: u32,
-    rates: [f64; 3],
-    ratios: [f64; 2],
-    cpu_client: [f64; 3],
-    cpu_sink: [f64; 3],
+    rates: [f64; 4],
+    ratios: [f64; 3],
+    cpu_client: [f64; 4],
+    cpu_sink: [f64; 4],
 }
 
-const SIDES: [Side; 3] = [Side::Raw, Side::Pipeline, Side::Seed];
+const SIDES: [Side; 4] = [Side::Raw, Side::Pipeline, Side::Seed, Side::Default];
 
 fn index(side: Side) -> usize {
     match side {
         Side::Raw => 0,
         Side::Pipeline => 1,
         Side::Seed => 2,
+        Side::Default => 3,
     }
 }
 
@@ -59,15 +61,11 @@ pub(crate) fn run_throughput(args: &Args) -> Result<bool, BoxError> {
     let payload = seed_payload();
     let sample = WebhookMessage::from_payload(&payload)?;
     let roots = sink.ca_pem.as_deref().map(clients::roots).transpose()?;
-    let raw_runtime = match args.client_runtime {
-        ClientRuntime::Current => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?,
-        ClientRuntime::Multi => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads as usize)
-            .enable_all()
-            .build()?,
-    };
+    let raw_runtimes = args
+        .client_runtimes
+        .iter()
+        .map(|label| Ok((label.clone(), client_runtime(label)?)))
+        .collect::<Result<Vec<_>, BoxError>>()?;
     let seed_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.seed_threads as usize)
         .enable_all()
@@ -79,7 +77,7 @@ pub(crate) fn run_throughput(args: &Args) -> Result<bool, BoxError> {
     };
     println!(
         "load: sink pid {} on 127.0.0.1:{} ({protocol}, {:?} runtime, {} thread(s)); body {} B; \
-         N = {}; client runtime {:?} ({} threads), notifier threads {}, seed's shape {} threads; \
+         N = {}; client runtimes {:?}, notifier threads {}, seed's shape {} threads; \
          {} producer(s), {} round(s), sides {:?}",
         sink.pid(),
         sink.port,
@@ -87,8 +85,7 @@ pub(crate) fn run_throughput(args: &Args) -> Result<bool, BoxError> {
         args.sink_threads,
         sample.body().len(),
         if args.quick { 5_000 } else { args.requests },
-        args.client_runtime,
-        args.threads,
+        args.client_runtimes,
         args.notifier_threads
             .map_or_else(|| "default".to_owned(), |t| t.to_string()),
         args.seed_threads,
@@ -109,7 +106,7 @@ pub(crate) fn run_throughput(args: &Args) -> Result<bool, BoxError> {
         payload,
         sample,
         roots,
-        raw_runtime,
+        raw_runtimes,
         seed_runtime,
         protocol,
         n,
@@ -124,6 +121,24 @@ pub(crate) fn run_throughput(args: &Args) -> Result<bool, BoxError> {
     }
     print_table(protocol, &summaries);
     Ok(ok)
+}
+
+/// A runtime for the bare client: `current`, or `multi<N>` (N worker threads).
+fn client_runtime(label: &str) -> Result<Runtime, BoxError> {
+    if label == "current" {
+        return Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?);
+    }
+    let threads: usize = label
+        .strip_prefix("multi")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("client runtime {label:?}: expected current or multi<N>"))?;
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?)
 }
 
 fn open_csv(path: Option<&std::path::Path>) -> Result<Option<std::fs::File>, BoxError> {
@@ -142,34 +157,44 @@ fn open_csv(path: Option<&std::path::Path>) -> Result<Option<std::fs::File>, Box
 /// The table of medians, in Markdown.
 fn print_table(protocol: &str, summaries: &[Summary]) {
     println!(
-        "| protocol | C | bare client req/s | pipeline events/s | seed's shape req/s | pipeline / bare | seed / bare | CPU µs per item, client side (bare / pipeline / seed) | sink side |"
+        "| protocol | C | bare client req/s | pipeline events/s | seed's shape req/s | transport default events/s | pipeline / bare | seed / bare | default / bare | CPU µs per item, client side (bare / pipeline / seed / default) | sink side |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for s in summaries {
         println!(
-            "| {protocol} | {} | {:.0} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} |",
+            "| {protocol} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.3} | {:.3} | {:.3} | {:.1} / {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} / {:.1} |",
             s.c,
             s.rates[0],
             s.rates[1],
             s.rates[2],
+            s.rates[3],
             s.ratios[0],
             s.ratios[1],
+            s.ratios[2],
             s.cpu_client[0],
             s.cpu_client[1],
             s.cpu_client[2],
+            s.cpu_client[3],
             s.cpu_sink[0],
             s.cpu_sink[1],
             s.cpu_sink[2],
+            s.cpu_sink[3],
         );
     }
 }
 
 impl Run<'_> {
-    fn notifier(&self, config: ResolvedWebhookConfig) -> Result<Notifier, BoxError> {
-        let mut transport = HttpTransport::builder().destination_policy(config.destination_policy);
+    /// A notifier for the sink; with `default_protocol` its transport keeps its own
+    /// protocol choice, otherwise it speaks the run's.
+    fn notifier(
+        &self,
+        config: ResolvedWebhookConfig,
+        default_protocol: bool,
+    ) -> Result<Notifier, BoxError> {
+        let mut transport = HttpTransport::builder_for(&config);
         if let Some(pem) = &self.sink.ca_pem {
             transport = transport.add_root_certificate_pem(pem.clone());
-            if !self.args.transport_default {
+            if !default_protocol {
                 transport = transport.http2(self.args.h2);
             }
         }
@@ -193,13 +218,30 @@ impl Run<'_> {
             roots: self.roots.clone(),
             h2: self.args.h2,
         };
-        let notifier = self.notifier(config)?;
-        let bare = Bare::new(&target, c)?;
+        let notifier = self.notifier(config.clone(), self.args.transport_default)?;
+        let default = self.notifier(config, true)?;
+        let bares = (self.raw_runtimes.iter())
+            .map(|_| Bare::new(&target, c))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut ok = true;
-        let mut per_round: [Vec<Tally>; 3] = Default::default();
+        let mut per_round: [Vec<Tally>; 4] = Default::default();
         let mut latencies = Vec::new();
         for round in 1..=self.args.rounds {
-            let tallies = self.round(c, &target, &bare, &notifier, &mut latencies, &mut ok)?;
+            let notifiers = [&notifier, &default];
+            let (mut tallies, flavours) =
+                self.round(c, &target, &bares, notifiers, &mut latencies, &mut ok)?;
+            if flavours.len() > 1 {
+                for ((label, _), t) in self.raw_runtimes.iter().zip(&flavours) {
+                    t.print(round, &format!("raw {label}"), "items", "items/s", "item");
+                }
+            }
+            // The baseline is the fastest bare client of the round.
+            if let Some(best) = flavours
+                .into_iter()
+                .max_by(|a, b| a.rate().total_cmp(&b.rate()))
+            {
+                tallies[0] = best;
+            }
             for side in SIDES {
                 let t = &tallies[index(side)];
                 if self.args.sides.contains(&side) {
@@ -217,21 +259,25 @@ impl Run<'_> {
                 all.push(t);
             }
         }
-        let report = notifier.shutdown(Duration::from_secs(10));
-        if !report.stats.balances() {
-            eprintln!("load: the counters do not balance: {:?}", report.stats);
-            ok = false;
+        for notifier in [notifier, default] {
+            let report = notifier.shutdown(Duration::from_secs(10));
+            if !report.stats.balances() {
+                eprintln!("load: the counters do not balance: {:?}", report.stats);
+                ok = false;
+            }
         }
         latencies.sort_unstable();
         let summary = summarize(c, &per_round);
         println!(
-            "c={c} pipeline_rps={:.0} raw_rps={:.0} seed_rps={:.0} ratio={:.3} seed_ratio={:.3} \
-             p50_enqueue_ns={} p99_enqueue_ns={} peak_rss_mib={:.1}",
+            "c={c} pipeline_rps={:.0} raw_rps={:.0} seed_rps={:.0} default_rps={:.0} ratio={:.3} \
+             seed_ratio={:.3} default_ratio={:.3} p50_enqueue_ns={} p99_enqueue_ns={} peak_rss_mib={:.1}",
             summary.rates[1],
             summary.rates[0],
             summary.rates[2],
+            summary.rates[3],
             summary.ratios[0],
             summary.ratios[1],
+            summary.ratios[2],
             quantile(&latencies, 0.5),
             quantile(&latencies, 0.99),
             peak_rss_mib()?,
@@ -244,37 +290,42 @@ impl Run<'_> {
         &mut self,
         c: u32,
         target: &Target,
-        bare: &Bare,
-        notifier: &Notifier,
+        bares: &[Bare],
+        notifiers: [&Notifier; 2],
         latencies: &mut Vec<u64>,
         ok: &mut bool,
-    ) -> Result<[Tally; 3], BoxError> {
+    ) -> Result<([Tally; 4], Vec<Tally>), BoxError> {
         let n = self.n;
         let slices = u64::from(self.args.slices).min(n / 1_000).max(1);
         let seed_n = (n / 20).max(slices);
         let warm_up = (u64::from(c) * 250).min(n);
-        let mut tallies: [Tally; 3] = Default::default();
+        let mut tallies: [Tally; 4] = Default::default();
+        let mut flavours: Vec<Tally> = bares.iter().map(|_| Tally::default()).collect();
         for slice in 0..slices {
             let share = |n: u64| n / slices + u64::from(slice < n % slices);
             let first = slice == 0;
             for side in self.args.sides.clone() {
+                if side == Side::Raw {
+                    let (count, warm) = (share(n), if first { warm_up } else { 0 });
+                    let runtimes = self.raw_runtimes.iter().zip(bares).zip(&mut flavours);
+                    for (((_, runtime), bare), tally) in runtimes {
+                        let cpu = CpuMeter::start(self.sink.pid())?;
+                        let elapsed = runtime.block_on(bare.run(warm, count))?;
+                        tally.add(elapsed, count, warm, cpu.used_us()?);
+                    }
+                    continue;
+                }
                 let cpu = CpuMeter::start(self.sink.pid())?;
                 let (count, warm, elapsed) = match side {
-                    Side::Raw => {
-                        let (count, warm) = (share(n), if first { warm_up } else { 0 });
-                        (
-                            count,
-                            warm,
-                            self.raw_runtime.block_on(bare.run(warm, count))?,
-                        )
-                    }
-                    Side::Seed => {
+                    // (Raw was measured above.)
+                    Side::Seed | Side::Raw => {
                         let (count, warm) =
                             (share(seed_n), if first { u64::from(c) * 4 } else { 0 });
                         let run = clients::seed_shape(target, c, warm, count);
                         (count, warm, self.seed_runtime.block_on(run)?)
                     }
-                    Side::Pipeline => {
+                    Side::Pipeline | Side::Default => {
+                        let notifier = notifiers[usize::from(side == Side::Default)];
                         let (count, warm) = (share(n), if first { warm_up } else { 0 });
                         let producers = self.args.producers as usize;
                         let run = pipeline(notifier, &self.payload, producers, warm, count)?;
@@ -293,7 +344,7 @@ impl Run<'_> {
                 tallies[index(side)].add(elapsed, count, warm, cpu.used_us()?);
             }
         }
-        Ok(tallies)
+        Ok((tallies, flavours))
     }
 
     fn write_csv(&mut self, side: Side, c: u32, round: u32, t: &Tally) -> Result<(), BoxError> {
@@ -316,7 +367,7 @@ impl Run<'_> {
 
 /// Medians over the rounds; ratios as the median of the per-round ratios to the bare
 /// client (each round's rates were measured side by side).
-fn summarize(c: u32, per_round: &[Vec<Tally>; 3]) -> Summary {
+fn summarize(c: u32, per_round: &[Vec<Tally>; 4]) -> Summary {
     let med = |f: &dyn Fn(&Tally) -> f64, side: usize| {
         median(&mut per_round[side].iter().map(f).collect::<Vec<_>>())
     };
@@ -339,9 +390,9 @@ fn summarize(c: u32, per_round: &[Vec<Tally>; 3]) -> Summary {
     let sink = per_item(|t| t.cpu_us.1);
     Summary {
         c,
-        rates: [0, 1, 2].map(|s| med(&Tally::rate, s)),
-        ratios: [ratio(1), ratio(2)],
-        cpu_client: [0, 1, 2].map(|s| med(&client, s)),
-        cpu_sink: [0, 1, 2].map(|s| med(&sink, s)),
+        rates: [0, 1, 2, 3].map(|s| med(&Tally::rate, s)),
+        ratios: [ratio(1), ratio(2), ratio(3)],
+        cpu_client: [0, 1, 2, 3].map(|s| med(&client, s)),
+        cpu_sink: [0, 1, 2, 3].map(|s| med(&sink, s)),
     }
 }
