@@ -251,24 +251,8 @@ impl Run<'_> {
                 all.push(t);
             }
         }
-        // The baseline is the bare client on the runtime with the highest median rate
-        // (picking the best flavour per round would favour whichever was lucky).
-        let best = (0..by_flavour.len()).max_by(|a, b| {
-            let rate =
-                |i: usize| median(&mut by_flavour[i].iter().map(Tally::rate).collect::<Vec<_>>());
-            rate(*a).total_cmp(&rate(*b))
-        });
-        if let Some(best) = best {
-            if self.args.sides.contains(&Side::Raw) {
-                println!(
-                    "c={c}: baseline: the bare client on runtime {}",
-                    self.raw_runtimes[best].0
-                );
-                for (round, t) in by_flavour[best].iter().enumerate() {
-                    self.write_csv("raw", c, round as u32 + 1, t)?;
-                }
-            }
-            per_round[0] = std::mem::take(&mut by_flavour[best]);
+        if let Some(baseline) = self.baseline(c, &labels, by_flavour)? {
+            per_round[0] = baseline;
         }
         for notifier in [notifier, default] {
             let report = notifier.shutdown(Duration::from_secs(10));
@@ -356,6 +340,34 @@ impl Run<'_> {
             }
         }
         Ok((tallies, flavours))
+    }
+
+    /// The bare client's rounds on the runtime with the highest median rate (picking
+    /// the best flavour per round would favour whichever was lucky); written to the CSV
+    /// as the `raw` side.
+    fn baseline(
+        &mut self,
+        c: u32,
+        labels: &[String],
+        mut by_flavour: Vec<Vec<Tally>>,
+    ) -> Result<Option<Vec<Tally>>, BoxError> {
+        let rate =
+            |rounds: &Vec<Tally>| median(&mut rounds.iter().map(Tally::rate).collect::<Vec<_>>());
+        let Some(best) = (0..by_flavour.len())
+            .max_by(|a, b| rate(&by_flavour[*a]).total_cmp(&rate(&by_flavour[*b])))
+        else {
+            return Ok(None);
+        };
+        if self.args.sides.contains(&Side::Raw) {
+            println!(
+                "c={c}: baseline: the bare client on runtime {}",
+                labels[best]
+            );
+            for (round, t) in by_flavour[best].iter().enumerate() {
+                self.write_csv("raw", c, round as u32 + 1, t)?;
+            }
+        }
+        Ok(Some(std::mem::take(&mut by_flavour[best])))
     }
 
     fn write_csv(&mut self, side: &str, c: u32, round: u32, t: &Tally) -> Result<(), BoxError> {
