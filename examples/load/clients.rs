@@ -22,7 +22,13 @@ use std::time::{Duration, Instant};
 #[derive(Clone)]
 pub(crate) struct Target {
     pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
+    /// Header sets signed beforehand, each with its own webhook id and signature, used
+    /// in turn: on the wire each request carries fresh values as the pipeline's do
+    /// (with one fixed set, HTTP/2's header compression would send the bare client's
+    /// id and signature as one-byte table references), without the bare client
+    /// signing anything.
+    pub(crate) headers: Arc<Vec<HeaderMap>>,
+    pub(crate) next: Arc<AtomicU64>,
     pub(crate) body: Bytes,
     /// The CA to trust (with TLS).
     pub(crate) roots: Option<Arc<RootCertStore>>,
@@ -87,7 +93,8 @@ async fn post(client: &Pooled, target: &Target) -> Result<(), BoxError> {
     let mut request = Request::new(Full::new(target.body.clone()));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = target.uri.clone();
-    *request.headers_mut() = target.headers.clone();
+    let turn = target.next.fetch_add(1, Ordering::Relaxed) as usize;
+    *request.headers_mut() = target.headers[turn % target.headers.len()].clone();
     let response = match client {
         Pooled::Plain(client) => client.request(request).await?,
         Pooled::Tls(client) => client.request(request).await?,

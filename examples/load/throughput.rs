@@ -123,6 +123,22 @@ pub(crate) fn run_throughput(args: &Args) -> Result<bool, BoxError> {
     Ok(ok)
 }
 
+/// 256 header sets for the bare client, each signed for a message of its own (the same
+/// body, a different webhook id).
+fn header_sets(
+    config: &ResolvedWebhookConfig,
+    payload: &WebhookPayload,
+) -> Result<Vec<http::HeaderMap>, BoxError> {
+    (0..256)
+        .map(|_| {
+            Ok(signed_headers(
+                config,
+                &WebhookMessage::from_payload(payload)?,
+            ))
+        })
+        .collect()
+}
+
 /// A runtime for the bare client: `current`, or `multi<N>` (N worker threads).
 fn client_runtime(label: &str) -> Result<Runtime, BoxError> {
     if label == "current" {
@@ -213,7 +229,8 @@ impl Run<'_> {
         let config = config(url(&self.sink), c, WebhookQueuePolicy::BlockWithTimeout)?;
         let target = Target {
             uri: url(&self.sink).parse()?,
-            headers: signed_headers(&config, &self.sample),
+            headers: Arc::new(header_sets(&config, &self.payload)?),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             body: self.sample.body().clone(),
             roots: self.roots.clone(),
             h2: self.args.h2,
