@@ -2,6 +2,7 @@
 """Draws BENCHMARKS.md's throughput chart from the load driver's CSV, as plain SVG.
 
     python3 benches/chart.py [benches/figures/throughput.csv] [benches/figures/throughput.svg]
+    python3 benches/chart.py --table [benches/figures/throughput.csv]   # the Markdown tables
 
 The CSV is what `cargo run --release --example load -- ... --csv FILE` appends: one row
 per protocol, side, concurrency and round. The chart shows, for each protocol (plain
@@ -98,7 +99,51 @@ def svg(series):
     return "\n".join(out) + "\n"
 
 
+def table(path):
+    """BENCHMARKS.md's tables: per protocol and concurrency, each side's median rate,
+    the median of its per-round ratios to the bare client, and its median CPU per item
+    (this process / the sink); then the bare client's runtimes."""
+    rows = defaultdict(dict)
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            key = (row["protocol"], int(row["c"]))
+            rows[key].setdefault(row["side"], {})[int(row["round"])] = row
+    sides = ["raw", "pipeline", "seed", "default"]
+    print("| protocol | C | " + " | ".join(
+        f"{SIDES[s][0]} /s (× bare) [CPU µs: client / sink]" for s in sides) + " |")
+    print("|---|---|" + "---|" * len(sides))
+    for (protocol, c), by_side in sorted(rows.items()):
+        raw = by_side.get("raw", {})
+        cells = []
+        for side in sides:
+            rounds = by_side.get(side)
+            if not rounds:
+                cells.append("")
+                continue
+            rate = statistics.median(float(r["rate"]) for r in rounds.values())
+            ratios = [float(r["rate"]) / float(raw[n]["rate"])
+                      for n, r in rounds.items() if n in raw and float(raw[n]["rate"]) > 0]
+            cpu = (statistics.median(float(r["cpu_client_us"]) for r in rounds.values()),
+                   statistics.median(float(r["cpu_sink_us"]) for r in rounds.values()))
+            ratio = f" (×{statistics.median(ratios):.3f})" if side != "raw" and ratios else ""
+            cells.append(f"{rate:,.0f}{ratio} [{cpu[0]:.1f} / {cpu[1]:.1f}]")
+        print(f"| {PROTOCOLS[protocol][0]} | {c} | " + " | ".join(cells) + " |")
+    print()
+    print("| protocol | C | bare client: current | multi1 | multi2 |")
+    print("|---|---|---|---|---|")
+    for (protocol, c), by_side in sorted(rows.items()):
+        cells = []
+        for flavour in ("current", "multi1", "multi2"):
+            rounds = by_side.get(f"raw-{flavour}", {})
+            cells.append(f"{statistics.median(float(r['rate']) for r in rounds.values()):,.0f}"
+                         if rounds else "")
+        print(f"| {PROTOCOLS[protocol][0]} | {c} | " + " | ".join(cells) + " |")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--table":
+        table(sys.argv[2] if len(sys.argv) > 2 else "benches/figures/throughput.csv")
+        return
     source = sys.argv[1] if len(sys.argv) > 1 else "benches/figures/throughput.csv"
     target = sys.argv[2] if len(sys.argv) > 2 else "benches/figures/throughput.svg"
     with open(target, "w") as f:
