@@ -1,8 +1,10 @@
 //! The process-wide worker behind the free functions: started on first use, rebuilt
 //! when the configuration changes, sharing one failure store per folder.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -87,6 +89,22 @@ fn open(path: &std::path::Path) -> Result<(Arc<dyn FailureStore>, Durable), Stri
             Ok((Arc::new(store.clone()), Durable::Sled(store)))
         }
     }
+}
+
+/// Counts changes of the running notifier (start, rebuild, shutdown); changed only while
+/// the global lock is held. A thread's cached notifier is current while this has not
+/// moved since the thread cached it.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The notifier this thread last used and the configuration it was looked up for.
+struct Cached {
+    generation: u64,
+    config: WebhookConfig,
+    notifier: Notifier,
+}
+
+thread_local! {
+    static CACHED: RefCell<Option<Cached>> = const { RefCell::new(None) };
 }
 
 fn global() -> MutexGuard<'static, Global> {
@@ -186,6 +204,7 @@ impl Global {
             workers,
             notifier: notifier.clone(),
         });
+        GENERATION.fetch_add(1, Ordering::Release);
         Ok(notifier)
     }
 }
@@ -217,14 +236,55 @@ impl Global {
 /// events), and [`shutdown_worker`] waits for that. Parallel scaling set by [`init_worker_for_parallel`](crate::init_worker_for_parallel)
 /// is kept while the configuration stays the same.
 pub fn global_notifier(config: &WebhookConfig) -> Result<Notifier, GlobalError> {
+    looked_up(config).map(|(notifier, _)| notifier)
+}
+
+/// The global notifier for `config` (see [`global_notifier`]) and the generation it
+/// belongs to, read under the lock.
+fn looked_up(config: &WebhookConfig) -> Result<(Notifier, u64), GlobalError> {
     let mut global = global();
     if let Some(running) = &global.running {
         if running.config == *config {
-            return Ok(running.notifier.clone());
+            let generation = GENERATION.load(Ordering::Acquire);
+            return Ok((running.notifier.clone(), generation));
         }
     }
     let workers = global.running.as_ref().and_then(|r| r.workers);
-    global.start(config, workers)
+    let notifier = global.start(config, workers)?;
+    Ok((notifier, GENERATION.load(Ordering::Acquire)))
+}
+
+/// Runs `f` with the global notifier for `config`, as [`global_notifier`] would find it.
+///
+/// The fast path takes no lock and clones nothing shared: each thread keeps the
+/// notifier it last used with a copy of the configuration it was found for, and uses it
+/// again while the configuration is equal and no start, rebuild or shutdown happened
+/// since (one atomic load). Otherwise it looks the notifier up under the lock as
+/// [`global_notifier`] does, and caches it.
+pub(crate) fn with_global<R>(
+    config: &WebhookConfig,
+    f: impl FnOnce(&Notifier) -> R,
+) -> Result<R, GlobalError> {
+    CACHED.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            // Called again from inside `f` on this thread: the locked path.
+            return global_notifier(config).map(|notifier| f(&notifier));
+        };
+        let current = GENERATION.load(Ordering::Acquire);
+        let hit = matches!(&*slot, Some(c) if c.generation == current && c.config == *config);
+        if !hit {
+            let (notifier, generation) = looked_up(config)?;
+            *slot = Some(Cached {
+                generation,
+                config: config.clone(),
+                notifier,
+            });
+        }
+        match slot.as_ref() {
+            Some(cached) => Ok(f(&cached.notifier)),
+            None => global_notifier(config).map(|notifier| f(&notifier)),
+        }
+    })
 }
 
 /// (Re)starts the global notifier scaled for `workers` parallel workers.
@@ -255,6 +315,7 @@ pub(crate) fn start_parallel(
 pub fn shutdown_worker(timeout: Duration) -> Option<ShutdownReport> {
     let (running, retiring) = {
         let mut global = global();
+        GENERATION.fetch_add(1, Ordering::Release);
         (global.running.take(), std::mem::take(&mut global.retiring))
     };
     let report = running.map(|running| running.notifier.shutdown(timeout));

@@ -5,12 +5,12 @@
 //! blocks or fails the caller. The returned [`NotifyOutcome`] may be ignored.
 
 use crate::NotifyOutcome;
-use crate::global::{global_notifier, start_parallel};
+use crate::global::{global_notifier, start_parallel, with_global};
 use std::path::PathBuf;
 use std::time::Duration;
 use webhook_core::{
-    DropReason, EnqueueOutcome, Notifier, ReplayError, ReplayReport, ReplaySelector, WebhookConfig,
-    WebhookContext, WebhookDiagnostics, WebhookEventType, WebhookPayload,
+    DropReason, EnqueueOutcome, Notifier, ReplayError, ReplayReport, ReplaySelector, SeedPayload,
+    WebhookConfig, WebhookContext, WebhookDiagnostics, WebhookEventType, WebhookPayload,
 };
 
 /// Send a webhook notification (non-blocking, enqueues for delivery).
@@ -28,12 +28,17 @@ pub fn send_webhook(
     note: Option<&str>,
     config: &WebhookConfig,
 ) -> NotifyOutcome {
-    send_built(event, config, || {
-        let mut payload = task_payload(event, task_id, task_title, note, None);
-        payload.previous_status = previous_status.map(str::to_owned);
-        payload.current_status = current_status.map(str::to_owned);
-        payload
-    })
+    send_seed(
+        config,
+        &SeedPayload {
+            task_id: Some(task_id),
+            task_title: Some(task_title),
+            previous_status,
+            current_status,
+            note,
+            ..SeedPayload::new(event)
+        },
+    )
 }
 
 /// Send a webhook payload directly (non-blocking, enqueues for delivery).
@@ -55,6 +60,14 @@ fn send_built(
     })
 }
 
+/// Sends the seed event `payload` (borrowed: its strings are written straight into the
+/// body, and only if the configuration delivers the event).
+fn send_seed(config: &WebhookConfig, payload: &SeedPayload<'_>) -> NotifyOutcome {
+    with_notifier(config, payload.event.as_str(), |notifier| {
+        notifier.send_seed(payload)
+    })
+}
+
 /// Runs `send` with the global notifier for `config`; a disabled configuration
 /// returns at once without starting a worker.
 fn with_notifier(
@@ -65,8 +78,8 @@ fn with_notifier(
     if !config.enabled.unwrap_or(false) {
         return EnqueueOutcome::Dropped(DropReason::Disabled).into();
     }
-    match global_notifier(config) {
-        Ok(notifier) => send(&notifier).into(),
+    match with_global(config, send) {
+        Ok(outcome) => outcome.into(),
         Err(error) => {
             tracing::warn!(%error, event, "webhook not sent: configuration refused");
             NotifyOutcome::InvalidConfig
@@ -100,9 +113,16 @@ fn task_event(
     context: Option<&WebhookContext>,
     config: &WebhookConfig,
 ) -> NotifyOutcome {
-    send_built(event, config, || {
-        task_payload(event, task_id, task_title, note, context)
-    })
+    send_seed(
+        config,
+        &SeedPayload {
+            task_id: Some(task_id),
+            task_title: Some(task_title),
+            note,
+            context,
+            ..SeedPayload::new(event)
+        },
+    )
 }
 
 fn loop_event(
@@ -110,11 +130,13 @@ fn loop_event(
     note: Option<&str>,
     config: &WebhookConfig,
 ) -> NotifyOutcome {
-    send_built(event, config, || {
-        let mut payload = WebhookPayload::new(event);
-        payload.note = note.map(str::to_owned);
-        payload
-    })
+    send_seed(
+        config,
+        &SeedPayload {
+            note,
+            ..SeedPayload::new(event)
+        },
+    )
 }
 
 /// Convenience function to send task creation webhook.

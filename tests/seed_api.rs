@@ -274,6 +274,35 @@ fn a_config_change_rebuilds_the_worker_and_parallel_init_scales_it() {
 }
 
 #[test]
+fn notify_follows_every_rebuild_and_shutdown_of_the_global_worker() {
+    let f = fixture(Script::always(Reply::ok()));
+    // This thread now keeps the running notifier for `f.config`.
+    assert!(notify_task_created("T1", "first", &f.config).is_accepted());
+    // The same config, rebuilt for parallel mode: the next event goes to the new worker.
+    init_worker_for_parallel(&f.config, 3).expect("starts");
+    assert!(notify_task_created("T2", "second", &f.config).is_accepted());
+    let scaled = global_notifier(&f.config).expect("running");
+    assert_eq!(scaled.config().queue_capacity, 3000);
+    assert_eq!(scaled.stats().accepted, 1, "the rebuilt worker took it");
+    // After a shutdown, the next event starts a fresh worker instead of going to the
+    // stopped one (which would refuse it).
+    shutdown_worker(Duration::from_secs(5)).expect("a worker was running");
+    assert!(notify_task_created("T3", "third", &f.config).is_accepted());
+    let fresh = global_notifier(&f.config).expect("running");
+    assert_eq!(fresh.stats().accepted, 1, "a fresh worker took it");
+    // Another thread finds the same worker.
+    let config = f.config.clone();
+    let other = std::thread::spawn(move || notify_task_created("T4", "fourth", &config));
+    assert!(other.join().expect("thread").is_accepted());
+    assert_eq!(fresh.stats().accepted, 2);
+    let titles: Vec<Value> = delivered(&f.receiver, 4)
+        .iter()
+        .map(|b| b["task_title"].clone())
+        .collect();
+    assert_eq!(titles.len(), 4, "{titles:?}");
+}
+
+#[test]
 fn shutdown_worker_waits_until_a_worker_replaced_by_a_config_change_has_stopped() {
     let f = fixture(Script::always(Reply::ok()));
     // The first endpoint holds its answers: the old worker's event stays in flight.

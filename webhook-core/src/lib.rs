@@ -49,7 +49,9 @@ pub use http;
 
 pub use config::{ConfigError, ResolvedWebhookConfig, WebhookConfig};
 pub use diagnostics::WebhookDiagnostics;
-pub use event::{WebhookContext, WebhookEventType, WebhookId, WebhookMessage, WebhookPayload};
+pub use event::{
+    SeedPayload, WebhookContext, WebhookEventType, WebhookId, WebhookMessage, WebhookPayload,
+};
 pub use queue::{QueuePolicy, WebhookQueuePolicy};
 pub use replay::{ReplayCandidate, ReplayError, ReplayReport, ReplaySelector};
 pub use store::{FailureRecord, FailureStore, MemoryFailureStore, WebhookFailureRecord};

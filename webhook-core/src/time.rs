@@ -23,17 +23,69 @@ pub fn unix_seconds(at: SystemTime) -> u64 {
 
 /// Formats a time as RFC 3339 in UTC with millisecond precision, e.g. `2026-11-29T08:18:46.123Z`.
 pub fn rfc3339(at: SystemTime) -> String {
-    let ms = unix_millis(at);
-    let secs = ms / 1000;
-    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
-    let sod = secs % 86_400;
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60,
-        ms % 1000
-    )
+    Rfc3339::at(at).as_str().to_owned()
+}
+
+/// An RFC 3339 UTC timestamp with milliseconds (`2021-02-25T15:02:10.123Z`), formatted
+/// into a buffer of its own: no allocation.
+pub(crate) struct Rfc3339 {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl Rfc3339 {
+    /// The timestamp of `at` (the epoch if the clock is before 1970).
+    pub(crate) fn at(at: SystemTime) -> Self {
+        let ms = unix_millis(at);
+        let secs = ms / 1000;
+        let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+        let sod = secs % 86_400;
+        let mut stamp = Self {
+            bytes: [0; 48],
+            len: 0,
+        };
+        stamp.number(y.unsigned_abs(), 4);
+        let parts = [
+            (b'-', u64::from(mo), 2),
+            (b'-', u64::from(d), 2),
+            (b'T', sod / 3600, 2),
+            (b':', (sod / 60) % 60, 2),
+            (b':', sod % 60, 2),
+            (b'.', ms % 1000, 3),
+        ];
+        for (separator, value, width) in parts {
+            stamp.push(separator);
+            stamp.number(value, width);
+        }
+        stamp.push(b'Z');
+        stamp
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// `value` in decimal, zero-padded to `width` digits.
+    fn number(&mut self, value: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut rest = value;
+        let mut used = 0;
+        while rest > 0 || used < width {
+            digits[19 - used] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            used += 1;
+        }
+        for &digit in &digits[20 - used..] {
+            self.push(digit);
+        }
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and separators were written.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
@@ -87,6 +139,10 @@ mod tests {
         assert_eq!(rfc3339(t), "2021-02-25T15:02:10.123Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+        let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800); // 10000-01-01
+        assert_eq!(rfc3339(far), "10000-01-01T00:00:00.000Z");
+        let last = UNIX_EPOCH + Duration::from_millis(u64::MAX);
+        assert!(rfc3339(last).ends_with(".615Z"), "{}", rfc3339(last));
     }
 
     #[test]

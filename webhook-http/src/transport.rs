@@ -59,20 +59,46 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
+    /// Above this many concurrent deliveries [`builder_for`](Self::builder_for) offers
+    /// HTTP/2: over loopback HTTPS it delivered less than HTTP/1.1 up to 32 at once
+    /// (0.57 times at 1, 0.60 at 8, equal at 32) and more at 64 (1.45 times), where one
+    /// multiplexed connection saves the receiver a read and a write per request.
+    pub const HTTP2_ABOVE_CONCURRENCY: usize = 32;
+
     /// A builder with the defaults listed on [`HttpTransportBuilder`].
     pub fn builder() -> HttpTransportBuilder {
         HttpTransportBuilder::default()
     }
 
-    /// A transport with the default settings and the config's destination policy
-    /// (`allow_insecure_http`, `allow_private_targets`).
+    /// A transport with the default settings, the config's destination policy
+    /// (`allow_insecure_http`, `allow_private_targets`), and room in the pool for an
+    /// idle connection per delivery the config runs at once
+    /// (see [`builder_for`](Self::builder_for)).
     ///
     /// # Errors
     /// Only if the default TLS settings cannot be built (see [`BuildError`]).
     pub fn from_config(config: &ResolvedWebhookConfig) -> Result<Self, BuildError> {
+        Self::builder_for(config).build()
+    }
+
+    /// A builder with the defaults, the config's destination policy, and a pool that
+    /// keeps at least `max_concurrency` idle connections per host: with fewer, every
+    /// delivery beyond the pool's size would close its connection and the next would
+    /// open (and over TLS, handshake) a new one (measured: at `max_concurrency` 64 over
+    /// HTTPS/1.1 a pool of 32 cost a third of the throughput).
+    ///
+    /// It also offers HTTP/2 on `https` when the config runs more than
+    /// [`HTTP2_ABOVE_CONCURRENCY`](Self::HTTP2_ABOVE_CONCURRENCY) deliveries at once,
+    /// the only case where HTTP/2 measured faster than pooled HTTP/1.1 connections.
+    pub fn builder_for(config: &ResolvedWebhookConfig) -> HttpTransportBuilder {
         Self::builder()
             .destination_policy(config.destination_policy)
-            .build()
+            .http2(config.max_concurrency > Self::HTTP2_ABOVE_CONCURRENCY)
+            .pool_max_idle_per_host(
+                config
+                    .max_concurrency
+                    .max(HttpTransportBuilder::DEFAULT_POOL_MAX_IDLE_PER_HOST),
+            )
     }
 
     pub(crate) fn from_parts(

@@ -93,6 +93,7 @@ async fn https_with_a_test_ca_negotiates_http2_through_alpn() {
     let server = TestServer::tls(pki.server_config.clone(), no_content()).await;
     let transport = HttpTransport::builder()
         .allow_private_targets(true)
+        .http2(true)
         .add_root_certificate_der(pki.ca_der.clone())
         .resolve_override("localhost", "127.0.0.1".parse().expect("ip"))
         .build()
@@ -124,6 +125,7 @@ async fn https_to_an_ip_literal_verifies_the_ip_in_the_certificate() {
     let server = TestServer::tls(pki.server_config.clone(), no_content()).await;
     let transport = HttpTransport::builder()
         .allow_private_targets(true)
+        .http2(true)
         .add_root_certificate_pem(pki.ca_pem.clone())
         .build()
         .expect("transport");
@@ -160,6 +162,53 @@ async fn https_falls_back_to_http1_when_the_server_offers_only_http1() {
 
     assert_arrived_intact(&headers, &body, &server);
     assert_eq!(server.requests()[0].version, Version::HTTP_11);
+}
+
+/// The protocol a transport built from a config with `max_concurrency` speaks to a
+/// server that offers both.
+async fn protocol_for_concurrency(max_concurrency: u32) -> Version {
+    let pki = TestPki::generate();
+    let server = TestServer::tls(pki.server_config.clone(), no_content()).await;
+    let url = format!("https://127.0.0.1:{}/", server.addr.port());
+    let config = WebhookConfig {
+        allow_private_targets: Some(true),
+        max_concurrency: Some(max_concurrency),
+        ..WebhookConfig::for_url(url.clone())
+    };
+    let transport = HttpTransport::builder_for(&config.resolve().expect("valid config"))
+        .add_root_certificate_der(pki.ca_der.clone())
+        .build()
+        .expect("transport");
+    transport
+        .send(common::request(&url, TIMEOUT))
+        .await
+        .expect("delivered");
+    server.requests()[0].version
+}
+
+#[tokio::test]
+async fn https_speaks_http1_by_default_and_http2_above_32_concurrent_deliveries() {
+    let pki = TestPki::generate();
+    let server = TestServer::tls(pki.server_config.clone(), no_content()).await;
+    let transport = HttpTransport::builder()
+        .allow_private_targets(true)
+        .add_root_certificate_der(pki.ca_der.clone())
+        .build()
+        .expect("transport");
+    let url = format!("https://127.0.0.1:{}/", server.addr.port());
+    transport
+        .send(common::request(&url, TIMEOUT))
+        .await
+        .expect("delivered");
+    assert_eq!(
+        server.requests()[0].version,
+        Version::HTTP_11,
+        "builder default"
+    );
+
+    assert_eq!(protocol_for_concurrency(4).await, Version::HTTP_11);
+    assert_eq!(protocol_for_concurrency(32).await, Version::HTTP_11);
+    assert_eq!(protocol_for_concurrency(33).await, Version::HTTP_2);
 }
 
 #[tokio::test]
@@ -265,6 +314,7 @@ async fn a_hundred_sequential_http2_deliveries_share_one_connection() {
     let server = TestServer::tls(pki.server_config.clone(), no_content()).await;
     let transport = HttpTransport::builder()
         .allow_private_targets(true)
+        .http2(true)
         .add_root_certificate_der(pki.ca_der.clone())
         .build()
         .expect("transport");

@@ -10,7 +10,7 @@
 //! which implements [`Fields`] from their declarations. This module only knows how to
 //! write each field type ([`Field`]).
 
-use super::WebhookPayload;
+use super::{SeedPayload, WebhookPayload};
 
 /// Where written string values sit in the output, when they needed no escaping.
 #[derive(Debug, Default)]
@@ -42,6 +42,13 @@ impl Field for String {
 
 /// `#[serde(default, skip_serializing_if = "Option::is_none")]`.
 impl Field for Option<String> {
+    fn write(&self, out: &mut Vec<u8>, key: &[u8], name: &str, spans: &mut Spans) {
+        self.as_deref().write(out, key, name, spans);
+    }
+}
+
+/// A borrowed `Option<String>` (the seed payload by reference, `SeedPayload`).
+impl Field for Option<&str> {
     fn write(&self, out: &mut Vec<u8>, key: &[u8], name: &str, spans: &mut Spans) {
         if let Some(value) = self {
             out.extend_from_slice(key);
@@ -88,6 +95,24 @@ pub(crate) fn write_payload(out: &mut Vec<u8>, payload: &WebhookPayload) -> Opti
     match out.get_mut(start) {
         Some(first) => *first = b'{',
         None => out.push(b'{'),
+    }
+    out.push(b'}');
+    spans.task_id
+}
+
+/// Appends the JSON object of `payload` stamped `timestamp`; returns the `task_id`
+/// span as [`write_payload`] does.
+pub(crate) fn write_seed(
+    out: &mut Vec<u8>,
+    payload: &SeedPayload<'_>,
+    timestamp: &str,
+) -> Option<(usize, usize)> {
+    let mut spans = Spans::default();
+    let start = out.len();
+    payload.write_fields(out, timestamp, &mut spans);
+    // The event is always written, with a leading comma: it becomes the brace.
+    if let Some(first) = out.get_mut(start) {
+        *first = b'{';
     }
     out.push(b'}');
     spans.task_id
@@ -240,7 +265,70 @@ mod tests {
         ]
     }
 
+    /// The borrowed form of `payload` (a seed event) and its JSON stamped with the
+    /// payload's own timestamp.
+    fn seed_json(payload: &WebhookPayload, event: WebhookEventType) -> Vec<u8> {
+        let context = payload.context.clone();
+        let borrowed = SeedPayload {
+            event,
+            task_id: payload.task_id.as_deref(),
+            task_title: payload.task_title.as_deref(),
+            previous_status: payload.previous_status.as_deref(),
+            current_status: payload.current_status.as_deref(),
+            note: payload.note.as_deref(),
+            context: (context != WebhookContext::default()).then_some(&context),
+        };
+        let mut out = b"prefix".to_vec();
+        let span = write_seed(&mut out, &borrowed, &payload.timestamp);
+        if let Some((start, end)) = span {
+            let task_id = payload.task_id.as_deref().map(str::as_bytes);
+            assert_eq!(Some(&out[start..end]), task_id);
+        }
+        out.split_off(6)
+    }
+
+    #[test]
+    fn a_borrowed_seed_payload_is_written_as_the_owned_one() {
+        let bare = WebhookPayload::new(WebhookEventType::LoopStarted);
+        assert_eq!(seed_json(&bare, WebhookEventType::LoopStarted), ours(&bare));
+        assert_eq!(
+            seed_json(&full(), WebhookEventType::TaskCompleted),
+            ours(&full())
+        );
+    }
+
     proptest! {
+        #[test]
+        fn any_borrowed_seed_payload_is_written_as_the_owned_one(
+            strings in proptest::collection::vec(proptest::option::of(text()), 12),
+            numbers in proptest::collection::vec(proptest::option::of(any::<u64>()), 3),
+            event in 0usize..10,
+        ) {
+            let event = WebhookEventType::ALL[event];
+            let s = |i: usize| strings[i].clone();
+            let payload = WebhookPayload {
+                event: event.as_str().to_owned(),
+                timestamp: s(1).unwrap_or_default(),
+                task_id: s(2),
+                task_title: s(3),
+                previous_status: s(4),
+                current_status: s(5),
+                note: s(6),
+                context: WebhookContext {
+                    runner: s(7),
+                    model: s(8),
+                    phase: numbers[0].map(|n| n as u32),
+                    phase_count: numbers[1].map(|n| (n >> 32) as u32),
+                    duration_ms: numbers[2],
+                    repo_root: s(9),
+                    branch: s(10),
+                    commit: s(11),
+                    ci_gate: s(0),
+                },
+            };
+            prop_assert_eq!(seed_json(&payload, event), serde_json::to_vec(&payload).unwrap());
+        }
+
         #[test]
         fn any_payload_is_written_as_serde_json_writes_it(
             strings in proptest::collection::vec(proptest::option::of(text()), 12),

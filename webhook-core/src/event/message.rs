@@ -1,6 +1,6 @@
 //! A serialized event ready for the queue.
 
-use super::{WebhookEventType, WebhookId, WebhookPayload, json};
+use super::{SeedPayload, WebhookEventType, WebhookId, WebhookPayload, json};
 use bytes::Bytes;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -110,6 +110,33 @@ impl WebhookMessage {
             (None, None) => TaskId::None,
         };
         Ok(message)
+    }
+
+    /// Serializes a seed payload given by reference, stamped now.
+    pub(crate) fn from_seed(payload: &SeedPayload<'_>) -> Self {
+        let stamp = crate::time::Rfc3339::at(std::time::SystemTime::now());
+        Self::from_seed_at(payload, stamp.as_str())
+    }
+
+    /// [`from_seed`](Self::from_seed) with a given timestamp.
+    pub(crate) fn from_seed_at(payload: &SeedPayload<'_>, timestamp: &str) -> Self {
+        let written = exact_size(|buf| Ok(json::write_seed(buf, payload, timestamp)));
+        let (body, span) = match written {
+            Ok(written) => written,
+            // The writer does not fail.
+            Err(_) => (Bytes::new(), None),
+        };
+        let task_id = match (span, payload.task_id) {
+            (Some((start, end)), _) => TaskId::InBody { start, end },
+            (None, Some(task_id)) => TaskId::Owned(task_id.to_owned()),
+            (None, None) => TaskId::None,
+        };
+        Self {
+            id: WebhookId::generate(),
+            event: EventName::Seed(payload.event),
+            task_id,
+            body,
+        }
     }
 
     /// A custom event: `body` is serialized to JSON as it is and sent under the event name `event`.

@@ -7,7 +7,7 @@ mod payload;
 
 pub use id::{InvalidWebhookId, WebhookId};
 pub use message::{MAX_EVENT_NAME_CHARS, MessageError, WebhookMessage};
-pub use payload::{WebhookContext, WebhookPayload};
+pub use payload::{SeedPayload, WebhookContext, WebhookPayload};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

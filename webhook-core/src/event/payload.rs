@@ -171,3 +171,79 @@ impl WebhookPayload {
         self
     }
 }
+
+/// A seed event's payload by reference, stamped when it is written: what the seed's
+/// `notify_*` functions send, serialized without copying their strings into a
+/// [`WebhookPayload`] first.
+///
+/// Its JSON is the JSON of the [`WebhookPayload`] with the same fields and a timestamp
+/// of the moment it is written (tests compare the two, on random fields too). Send it
+/// with [`Notifier::send_seed`](crate::Notifier::send_seed).
+#[derive(Clone, Copy, Debug)]
+pub struct SeedPayload<'a> {
+    /// The seed event.
+    pub event: WebhookEventType,
+    /// The task this event is about, if any.
+    pub task_id: Option<&'a str>,
+    /// The task's title, if known.
+    pub task_title: Option<&'a str>,
+    /// The status before the change (status-change events).
+    pub previous_status: Option<&'a str>,
+    /// The status after the change.
+    pub current_status: Option<&'a str>,
+    /// A free-form note (e.g. a failure reason).
+    pub note: Option<&'a str>,
+    /// Optional run metadata, flattened into the payload object.
+    pub context: Option<&'a WebhookContext>,
+}
+
+impl SeedPayload<'_> {
+    /// A payload for `event` with no optional field.
+    pub fn new(event: WebhookEventType) -> Self {
+        Self {
+            event,
+            task_id: None,
+            task_title: None,
+            previous_status: None,
+            current_status: None,
+            note: None,
+            context: None,
+        }
+    }
+}
+
+impl SeedPayload<'_> {
+    /// Writes the members in [`WebhookPayload`]'s order, `timestamp` as the timestamp.
+    pub(crate) fn write_fields(
+        &self,
+        out: &mut Vec<u8>,
+        timestamp: &str,
+        spans: &mut super::json::Spans,
+    ) {
+        use super::json::{Field, Fields};
+        let event = self.event.as_str();
+        let text: [(&str, &str, Option<&str>); 7] = [
+            (",\"event\":", "event", Some(event)),
+            (",\"timestamp\":", "timestamp", Some(timestamp)),
+            (",\"task_id\":", "task_id", self.task_id),
+            (",\"task_title\":", "task_title", self.task_title),
+            (
+                ",\"previous_status\":",
+                "previous_status",
+                self.previous_status,
+            ),
+            (
+                ",\"current_status\":",
+                "current_status",
+                self.current_status,
+            ),
+            (",\"note\":", "note", self.note),
+        ];
+        for (key, name, value) in text {
+            value.write(out, key.as_bytes(), name, spans);
+        }
+        if let Some(context) = self.context {
+            context.write_fields(out, spans);
+        }
+    }
+}

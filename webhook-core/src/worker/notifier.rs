@@ -6,7 +6,7 @@ use super::outcome::{DropReason, EnqueueOutcome};
 use super::run::Command;
 use crate::accounting::{DeliveryStats, Refusal};
 use crate::config::ResolvedWebhookConfig;
-use crate::event::{WebhookEventType, WebhookMessage, WebhookPayload};
+use crate::event::{SeedPayload, WebhookEventType, WebhookMessage, WebhookPayload};
 use crate::observe::{DroppedWhy, Figures};
 use crate::queue::{PushResult, QueuedEvent};
 use crate::store::FailureStore;
@@ -218,6 +218,17 @@ impl Notifier {
         match WebhookMessage::from_seed_payload(&payload, Some(event)) {
             Ok(message) => self.push(message),
             Err(e) => self.invalid(&e),
+        }
+    }
+
+    /// Enqueues a seed event given by reference (subject to the event filter): the body
+    /// is that of [`send`](Self::send) with the equal [`WebhookPayload`] stamped now,
+    /// written without copying the strings into a payload first. A disabled or filtered
+    /// event costs no serialization. The seed's `notify_*` functions use it.
+    pub fn send_seed(&self, payload: &SeedPayload<'_>) -> EnqueueOutcome {
+        match self.admit(Some(payload.event)) {
+            Some(outcome) => outcome,
+            None => self.push(WebhookMessage::from_seed(payload)),
         }
     }
 
