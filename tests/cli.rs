@@ -779,3 +779,35 @@ fn a_durable_send_killed_before_delivery_is_shown_by_status_and_delivered_by_dra
     assert_eq!(request["payload"]["task_id"], "T-9");
     assert_eq!(status_json(dir.path())["outbox"]["pending"], 0);
 }
+
+#[test]
+fn send_to_several_destinations_succeeds_only_when_every_one_delivered() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let healthy = webhook_testkit::TestReceiver::start().expect("receiver");
+    let refusing = webhook_testkit::TestReceiver::builder()
+        .per_webhook(webhook_testkit::Script::always(
+            webhook_testkit::Reply::status(410),
+        ))
+        .start()
+        .expect("receiver");
+    let config = store.path().join("endpoints.json");
+    let json = serde_json::json!({ "endpoints": [{ "id": "refuses", "url": refusing.url() }] });
+    std::fs::write(&config, json.to_string()).expect("config");
+    let mut args = args_of(&["send"], &delivery_flags(&healthy.url()));
+    args.extend(["--event", "task_created", "--retry-count", "0", "--config"].map(String::from));
+    args.push(config.display().to_string());
+    let out = run_args(&args, store.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one of two destinations failed: {stderr}"
+    );
+    assert!(
+        stderr.contains("delivered to 1 of 2 destinations"),
+        "{stderr}"
+    );
+    assert_eq!((healthy.delivery_count(), refusing.request_count()), (1, 1));
+    let json = status_json(store.path());
+    assert_eq!(json["recent_failures"][0]["endpoint"], "refuses", "{json}");
+}

@@ -47,7 +47,10 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     };
     let report = notifier.shutdown(grace);
     let stats = report.stats;
-    if stats.delivered == 1 {
+    // With endpoints, one event is one delivery per destination: it is delivered only
+    // when every one of them is.
+    let destinations = stats.accepted.max(1);
+    if stats.delivered == destinations && report.left_in_outbox == 0 {
         println!(
             "delivered {webhook_id} to {destination} after {} attempt(s)",
             stats.attempts
@@ -89,8 +92,12 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
             "{prefix}not delivered and not recorded: {why}"
         )));
     };
+    let partly = match stats.delivered {
+        0 => String::new(),
+        n => format!("delivered to {n} of {destinations} destinations; "),
+    };
     let text = format!(
-        "not delivered after {} attempt(s): {}; recorded in {} as {} (outcome {})",
+        "{partly}not delivered after {} attempt(s): {}; recorded in {} as {} (outcome {})",
         record.attempts,
         record.error,
         settings::describe(&dir),
