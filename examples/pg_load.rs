@@ -125,6 +125,7 @@ fn raw_inserts(n: u64, round: usize) -> Result<f64, BoxError> {
                 created_ms: now,
                 replay_of: None,
                 endpoint: None,
+                ordering_key: None,
             })
             .collect()
     };

@@ -159,6 +159,7 @@ fn drain_delivers_what_another_instance_left_in_the_shared_outbox() {
             created_ms: now,
             replay_of: None,
             endpoint: None,
+            ordering_key: None,
         })
         .collect();
     rt.block_on(t.db.outbox().append(&OwnerId::from_text("gone"), left))

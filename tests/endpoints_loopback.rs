@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use webhook_core::endpoint::{
-    BreakerConfig, BreakerState, EndpointConfig, EndpointError, EndpointId, Route,
-};
+use webhook_core::endpoint::{BreakerConfig, BreakerState, EndpointConfig};
 use webhook_core::store::{FailureKind, FailureStore, RecordFilter};
 use webhook_core::{
     MemoryFailureStore, Notifier, ReplaySelector, WebhookConfig, WebhookEventType, WebhookPayload,
@@ -173,14 +171,6 @@ fn with_an_outbox_entries_carry_their_endpoint_and_wait_there_while_its_breaker_
     // 6 deliveries + 6 failures (5 opened it, the 6th was a probe that reopened it).
     assert_eq!(flaky.request_count(), 12);
     assert!(outbox.entries().is_empty());
-    // Ordering keys are not kept in an outbox: a keyed send is refused, naming the key.
-    let keyed = Route::to(EndpointId::new("ok").expect("id")).ordering_key("T-1");
-    let refused = n.send_routed(&payload(99), &keyed).expect_err("refused");
-    assert!(
-        matches!(refused, EndpointError::OrderingNeedsMemoryMode { .. }),
-        "{refused}"
-    );
-    assert!(refused.to_string().contains("`T-1`"), "{refused}");
     let stats = n.shutdown(Duration::from_secs(1)).stats;
     assert!(stats.balances(), "{stats:?}");
     assert_eq!((stats.delivered, stats.failed), (12, 0));
@@ -230,4 +220,49 @@ fn a_failed_delivery_to_an_endpoint_is_replayed_to_that_endpoint() {
         .collect();
     assert_eq!(ids[0], ids[1], "the replay keeps the webhook id");
     n.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn with_an_outbox_deliveries_sharing_an_ordering_key_go_strictly_in_order() {
+    // Calls in arrival order: the 1st and 3rd fail (503), every other succeeds. In
+    // order, that is T-0 failing, T-0 again, T-1 failing, T-1 again, T-2, T-3.
+    let r = receiver(
+        SECRET_A,
+        Script::sequence([Reply::status(503), Reply::ok(), Reply::status(503)]),
+    );
+    let outbox = Arc::new(MemoryOutbox::new());
+    let n = Notifier::builder(config(3).resolve().expect("valid"), transport())
+        .store(Arc::new(MemoryFailureStore::new()))
+        .outbox(outbox.clone())
+        .start()
+        .expect("starts");
+    n.upsert_endpoint(&EndpointConfig {
+        max_in_flight: Some(8),
+        ..endpoint("ord", &r, SECRET_A)
+    })
+    .expect("ord");
+    let keyed = webhook_core::endpoint::Route::all().ordering_key("order-1");
+    for i in 0..4 {
+        n.send_routed(&payload(i), &keyed).expect("routed");
+    }
+    assert!(n.wait_idle(Duration::from_secs(60)), "{:?}", n.stats());
+    let order: Vec<String> = r
+        .requests()
+        .iter()
+        .map(|q| {
+            q.json().expect("json")["task_id"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        order,
+        ["T-0", "T-0", "T-1", "T-1", "T-2", "T-3"],
+        "strictly in order, retries included"
+    );
+    assert!(outbox.entries().is_empty());
+    let stats = n.shutdown(Duration::from_secs(1)).stats;
+    assert_eq!((stats.delivered, stats.failed), (4, 0), "{stats:?}");
+    assert!(stats.balances(), "{stats:?}");
 }

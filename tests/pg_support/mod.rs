@@ -257,6 +257,7 @@ fn fill(outbox: &PostgresOutbox, rt: &tokio::runtime::Runtime, events: u64) {
                 created_ms: now_ms,
                 replay_of: None,
                 endpoint: None,
+                ordering_key: None,
             })
             .collect();
         rt.block_on(outbox.append(&owner, batch))

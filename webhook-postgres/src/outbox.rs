@@ -125,6 +125,7 @@ impl PostgresOutbox {
                 created_ms: now_ms,
                 replay_of: None,
                 endpoint: endpoint.map(str::to_owned),
+                ordering_key: None,
             })
             .collect();
         let origin = OwnerId::from_text(TRANSACTION_ORIGIN);
@@ -218,10 +219,10 @@ async fn insert(
     }
     let sql = format!(
         "INSERT INTO {s}.outbox
-            (webhook_id, event, task_id, body, attempts, not_before_ms, created_ms, replay_of, endpoint, origin, due_ms)
-         SELECT w, e, t, b, a, nb, c, r, p, $10, nb
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int4[], $6::int8[], $7::int8[], $8::text[], $9::text[])
-              WITH ORDINALITY AS u(w, e, t, b, a, nb, c, r, p, i)
+            (webhook_id, event, task_id, body, attempts, not_before_ms, created_ms, replay_of, endpoint, ordering_key, origin, due_ms)
+         SELECT w, e, t, b, a, nb, c, r, p, k, $11, nb
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int4[], $6::int8[], $7::int8[], $8::text[], $9::text[], $10::text[])
+              WITH ORDINALITY AS u(w, e, t, b, a, nb, c, r, p, k, i)
          ORDER BY i
          RETURNING id"
     );
@@ -235,6 +236,7 @@ async fn insert(
         .bind(cols.created_ms)
         .bind(cols.replay_of)
         .bind(cols.endpoint)
+        .bind(cols.ordering_key)
         .bind(origin.as_str())
         .fetch_all(conn)
         .await?;
@@ -258,6 +260,7 @@ struct Columns {
     created_ms: Vec<i64>,
     replay_of: Vec<Option<String>>,
     endpoint: Vec<Option<String>>,
+    ordering_key: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -272,6 +275,7 @@ impl Columns {
             created_ms: Vec::with_capacity(n),
             replay_of: Vec::with_capacity(n),
             endpoint: Vec::with_capacity(n),
+            ordering_key: Vec::with_capacity(n),
         }
     }
 
@@ -287,6 +291,7 @@ impl Columns {
         self.replay_of
             .push(e.replay_of.map(|r| r.as_str().to_owned()));
         self.endpoint.push(e.endpoint);
+        self.ordering_key.push(e.ordering_key);
     }
 }
 
@@ -316,6 +321,7 @@ fn claimed_row(row: &PgRow) -> Result<(i64, Claimed), OutboxError> {
         created_ms: get::<i64>(row, "created_ms", id)?.unsigned_abs(),
         replay_of,
         endpoint: get(row, "endpoint", id)?,
+        ordering_key: get(row, "ordering_key", id)?,
         origin: OwnerId::from_text(get::<String>(row, "origin", id)?),
     };
     let token = LeaseToken(get::<i64>(row, "lease_token", id)? as u64);
@@ -332,6 +338,17 @@ where
     })
 }
 
+/// The condition that row `o` heads its (endpoint, ordering key): it has no key, or no
+/// older entry with the same endpoint and key is held. Entries leave the outbox only at
+/// their final outcome, so keyed deliveries go strictly in order across instances.
+fn head(s: &str) -> String {
+    format!(
+        "(o.ordering_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM {s}.outbox e WHERE e.ordering_key = o.ordering_key
+            AND e.endpoint IS NOT DISTINCT FROM o.endpoint AND e.id < o.id))"
+    )
+}
+
 /// Claims up to `max` due entries for `owner` until `until_ms`, oldest due first.
 async fn claim_rows(
     pool: PgPool,
@@ -341,15 +358,16 @@ async fn claim_rows(
     until_ms: i64,
     max: i64,
 ) -> sqlx::Result<Vec<PgRow>> {
+    let head = head(&s);
     let sql = format!(
         "WITH picked AS (
-            SELECT id, due_ms FROM {s}.outbox WHERE due_ms <= $1
+            SELECT id, due_ms FROM {s}.outbox o WHERE due_ms <= $1 AND {head}
             ORDER BY due_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)
          UPDATE {s}.outbox o
             SET lease_owner = $3, lease_token = nextval('{s}.lease_tokens'), due_ms = $4
            FROM picked WHERE o.id = picked.id
          RETURNING o.id, o.webhook_id, o.event, o.task_id, o.body, o.attempts, o.not_before_ms,
-                   o.created_ms, o.replay_of, o.endpoint, o.origin, o.lease_token,
+                   o.created_ms, o.replay_of, o.endpoint, o.ordering_key, o.origin, o.lease_token,
                    picked.due_ms AS was_due"
     );
     sqlx::query(&sql)
@@ -512,7 +530,8 @@ impl Outbox for PostgresOutbox {
     }
 
     async fn next_due(&self) -> Result<Option<u64>, OutboxError> {
-        let sql = format!("SELECT min(due_ms) FROM {}.outbox", self.db.inner.s);
+        let s = &self.db.inner.s;
+        let sql = format!("SELECT min(due_ms) FROM {s}.outbox o WHERE {}", head(s));
         let pool = self.db.inner.pool.clone();
         let due: Option<i64> = self
             .run("next_due", async move {

@@ -77,6 +77,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
             created_ms BIGINT NOT NULL,
             replay_of TEXT,
             endpoint TEXT,
+            ordering_key TEXT,
             origin TEXT NOT NULL,
             due_ms BIGINT NOT NULL,
             lease_owner TEXT,
@@ -85,6 +86,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
         "COMMENT ON COLUMN {s}.outbox.due_ms IS
             'when the entry can be claimed: not_before_ms when free, the lease''s end when leased'",
         "CREATE INDEX outbox_due ON {s}.outbox (due_ms, id)",
+        "CREATE INDEX outbox_order ON {s}.outbox (ordering_key, id) WHERE ordering_key IS NOT NULL",
         "CREATE SEQUENCE {s}.lease_tokens",
         "CREATE TABLE {s}.failures (
             id TEXT PRIMARY KEY,

@@ -23,6 +23,7 @@ fn entry(n: u64, now_ms: u64) -> NewEntry {
         created_ms: now_ms,
         replay_of: None,
         endpoint: None,
+        ordering_key: None,
     }
 }
 

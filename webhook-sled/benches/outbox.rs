@@ -33,6 +33,7 @@ fn entries(n: usize) -> Vec<NewEntry> {
             created_ms: now_ms(),
             replay_of: None,
             endpoint: None,
+            ordering_key: None,
         })
         .collect()
 }

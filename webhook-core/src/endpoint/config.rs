@@ -124,14 +124,6 @@ pub enum EndpointError {
         "this notifier has no endpoint set; start it with `endpoints` in its configuration or with `NotifierBuilder::endpoint`"
     )]
     NotEnabled,
-    /// An ordering key was given to a notifier with an outbox, where keys are not kept.
-    #[error(
-        "ordering key `{key}` refused: this notifier keeps its deliveries in an outbox, where ordering keys are not kept; send without a key, or use a notifier without an outbox for ordered deliveries"
-    )]
-    OrderingNeedsMemoryMode {
-        /// The key given.
-        key: String,
-    },
 }
 
 /// A checked endpoint, ready to deliver to.

@@ -27,6 +27,7 @@ fn entry(n: u32, not_before_ms: u64) -> NewEntry {
         created_ms: BASE_MS - 1000 + u64::from(n),
         replay_of: None,
         endpoint: None,
+        ordering_key: None,
     }
 }
 
@@ -37,6 +38,7 @@ pub async fn run_all(outbox: &dyn Outbox) {
     settles_are_fenced_and_idempotent(outbox).await;
     retry_later_waits_and_keeps_the_attempt_count(outbox).await;
     release_makes_an_entry_due_again(outbox).await;
+    keyed_entries_go_one_at_a_time_in_order(outbox).await;
 }
 
 async fn drain(outbox: &dyn Outbox, owner: &OwnerId) {
@@ -235,4 +237,92 @@ pub async fn release_makes_an_entry_due_again(outbox: &dyn Outbox) {
     assert_eq!(again.len(), 1, "released: due again for anyone");
     assert_eq!(again[0].entry.attempts, 6);
     drain(outbox, &other).await;
+}
+
+fn keyed(n: u32, not_before_ms: u64, endpoint: Option<&str>, key: &str) -> NewEntry {
+    NewEntry {
+        endpoint: endpoint.map(str::to_owned),
+        ordering_key: Some(key.to_owned()),
+        ..entry(n, not_before_ms)
+    }
+}
+
+async fn claim_ns(outbox: &dyn Outbox, owner: &OwnerId, now_ms: u64) -> Vec<Claimed> {
+    outbox
+        .claim(owner, now_ms, LEASE, 100)
+        .await
+        .expect("claim")
+}
+
+fn ns(claimed: &[Claimed]) -> Vec<String> {
+    let mut tasks: Vec<String> = claimed
+        .iter()
+        .filter_map(|c| c.entry.task_id.clone())
+        .collect();
+    tasks.sort();
+    tasks
+}
+
+/// Of the entries held for one endpoint with one ordering key, only the oldest is
+/// handed out, retries included; the next one after it is removed. Other keys, other
+/// endpoints and unkeyed entries pass; a waiting entry does not make `next_due` now.
+pub async fn keyed_entries_go_one_at_a_time_in_order(outbox: &dyn Outbox) {
+    let owner = OwnerId::generate();
+    let now = BASE_MS;
+    let entries = vec![
+        keyed(21, now, Some("ep"), "k"),
+        keyed(22, now, Some("ep"), "k"),
+        keyed(23, now, Some("ep"), "other"),
+        keyed(24, now, None, "k"),
+        entry(25, now),
+    ];
+    outbox.append(&owner, entries).await.expect("append");
+    let first = claim_ns(outbox, &owner, now).await;
+    assert_eq!(
+        ns(&first),
+        ["T-21", "T-23", "T-24", "T-25"],
+        "the second entry of (ep, k) waits for the first; other keys, endpoints and unkeyed entries pass"
+    );
+    let head = first
+        .iter()
+        .find(|c| c.entry.task_id.as_deref() == Some("T-21"))
+        .expect("head");
+    let rest: Vec<Settle> = first
+        .iter()
+        .filter(|c| c.entry.id != head.entry.id)
+        .map(|c| c.settle(Settlement::Delivered))
+        .collect();
+    outbox.settle(rest).await.expect("settle");
+    let retry_at = now + 5_000;
+    let retry = head.settle(Settlement::RetryAt {
+        attempts: 1,
+        not_before_ms: retry_at,
+    });
+    outbox.settle(vec![retry]).await.expect("settle");
+    assert!(
+        claim_ns(outbox, &owner, now + 1).await.is_empty(),
+        "while the head waits for its retry, the next of its key waits too"
+    );
+    assert_eq!(
+        outbox.next_due().await.expect("next_due"),
+        Some(retry_at),
+        "an entry waiting behind its key's head is not due: the head's retry is next"
+    );
+    let again = claim_ns(outbox, &owner, retry_at).await;
+    assert_eq!(ns(&again), ["T-21"], "the head again, at its retry time");
+    outbox
+        .settle(vec![again[0].settle(Settlement::Delivered)])
+        .await
+        .expect("settle");
+    let next = claim_ns(outbox, &owner, retry_at).await;
+    assert_eq!(
+        ns(&next),
+        ["T-22"],
+        "removed, the head lets the next of its key go"
+    );
+    outbox
+        .settle(vec![next[0].settle(Settlement::Delivered)])
+        .await
+        .expect("settle");
+    assert_eq!(outbox.pending().await.expect("pending").count, 0);
 }

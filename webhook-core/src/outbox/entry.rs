@@ -83,6 +83,10 @@ pub struct NewEntry {
     pub replay_of: Option<RecordId>,
     /// The endpoint it is for (`None`: the configuration's single URL).
     pub endpoint: Option<String>,
+    /// Its ordering key, if any: of the entries held for one endpoint with one key,
+    /// only the oldest (lowest id) may be claimed; the next one after it is removed
+    /// (delivered or failed), so they go strictly in order, retries included.
+    pub ordering_key: Option<String>,
 }
 
 impl NewEntry {
@@ -100,6 +104,7 @@ impl NewEntry {
             replay_of: self.replay_of,
             origin: origin.clone(),
             endpoint: self.endpoint,
+            ordering_key: self.ordering_key,
         }
     }
 }
@@ -129,6 +134,16 @@ pub struct OutboxEntry {
     pub origin: OwnerId,
     /// The endpoint it is for (`None`: the configuration's single URL).
     pub endpoint: Option<String>,
+    /// Its ordering key, if any (see [`NewEntry::ordering_key`]).
+    pub ordering_key: Option<String>,
+}
+
+impl OutboxEntry {
+    /// The (endpoint, key) whose entries go in order, if it has a key.
+    pub fn order(&self) -> Option<(Option<&str>, &str)> {
+        let key = self.ordering_key.as_deref()?;
+        Some((self.endpoint.as_deref(), key))
+    }
 }
 
 /// An entry handed to one owner, and the token its settlement must carry.

@@ -44,7 +44,10 @@ pub mod conformance;
 ///   transaction); on `Err` nothing of the batch may be claimed later (all or nothing).
 /// - `claim` hands out entries whose `not_before` has passed and which no live lease
 ///   holds, oldest due first, each to one owner at a time, with a fresh token. An entry
-///   whose lease ran out may be claimed again (by anyone).
+///   whose lease ran out may be claimed again (by anyone). Of the entries with one
+///   endpoint and one ordering key ([`OutboxEntry::order`]), only the oldest held one
+///   may be handed out: the next waits until it is removed (delivered or failed), and
+///   `next_due` does not count a waiting one.
 /// - `settle` is fenced and idempotent: a settlement whose token is not the entry's
 ///   current one (the lease ran out and another claim took it, or it was already
 ///   settled) changes nothing and is counted in [`SettleReport::fenced`].
@@ -88,10 +91,11 @@ pub mod conformance;
 ///     async fn claim(&self, _: &OwnerId, now_ms: u64, lease: Duration, max: usize)
 ///         -> Result<Vec<Claimed>, OutboxError> {
 ///         let mut entries = self.entries.lock().unwrap();
+///         let waiting = behind_their_head(&entries);
 ///         let mut out = Vec::new();
-///         for (entry, held) in entries.values_mut() {
+///         for (id, (entry, held)) in entries.iter_mut() {
 ///             let free = held.map_or(true, |(_, until)| until <= now_ms);
-///             if out.len() < max && free && entry.not_before_ms <= now_ms {
+///             if out.len() < max && free && entry.not_before_ms <= now_ms && !waiting.contains(id) {
 ///                 let token = LeaseToken::fresh();
 ///                 *held = Some((token, now_ms + lease.as_millis() as u64));
 ///                 out.push(Claimed { entry: entry.clone(), token });
@@ -122,7 +126,9 @@ pub mod conformance;
 ///     }
 ///     async fn next_due(&self) -> Result<Option<u64>, OutboxError> {
 ///         let entries = self.entries.lock().unwrap();
-///         Ok(entries.values().map(|(e, held)| held.map_or(e.not_before_ms, |h| h.1)).min())
+///         let waiting = behind_their_head(&entries);
+///         let due = entries.iter().filter(|(id, _)| !waiting.contains(id));
+///         Ok(due.map(|(_, (e, held))| held.map_or(e.not_before_ms, |h| h.1)).min())
 ///     }
 ///     async fn pending(&self) -> Result<PendingStats, OutboxError> {
 ///         let entries = self.entries.lock().unwrap();
@@ -131,6 +137,14 @@ pub mod conformance;
 ///     }
 ///     async fn sync(&self) -> Result<(), OutboxError> { Ok(()) } // nothing is durable here
 ///     fn location(&self) -> String { "memory (example)".into() }
+/// }
+///
+/// /// Keyed entries with an older entry of the same endpoint and key: they wait.
+/// fn behind_their_head(entries: &BTreeMap<u64, (OutboxEntry, Option<(LeaseToken, u64)>)>)
+///     -> std::collections::HashSet<u64> {
+///     let mut seen = std::collections::HashSet::new();
+///     entries.iter().filter(|(_, (e, _))| e.order().is_some_and(|g| !seen.insert(g)))
+///         .map(|(id, _)| *id).collect()
 /// }
 ///
 /// let outbox = VecOutbox::default();

@@ -117,6 +117,7 @@ fn new_entry(event: &QueuedEvent, now_ms: u64) -> NewEntry {
         created_ms: now_ms,
         replay_of: event.replay_of.clone(),
         endpoint: event.endpoint_id().map(|id| id.to_string()),
+        ordering_key: event.ordering_key().map(|k| k.to_string()),
     }
 }
 

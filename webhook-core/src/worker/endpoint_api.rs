@@ -84,11 +84,6 @@ impl Notifier {
         if !engine.endpoints.is_active() {
             return Err(EndpointError::NotEnabled);
         }
-        if let (Some(key), Some(_)) = (&route.ordering_key, &engine.outbox) {
-            return Err(EndpointError::OrderingNeedsMemoryMode {
-                key: key.to_string(),
-            });
-        }
         if let Some(outcome) = self.admit(message.seed()) {
             return Ok(outcome);
         }

@@ -3,7 +3,7 @@
 //! JSON escapes every control character, so the header holds no NUL and the first NUL
 //! ends it. Version 1; a header of another version is reported as corrupt, never misread.
 //! An endpoint's entry adds its `endpoint` id (absent otherwise; older headers read as
-//! the single URL's). Leases are not stored: one process owns the folder, so a lease never outlives it.
+//! the single URL's), and a keyed delivery its `ordering_key`. Leases are not stored: one process owns the folder, so a lease never outlives it.
 
 use serde::{Deserialize, Serialize};
 use webhook_core::outbox::{EntryId, OutboxEntry, OwnerId};
@@ -25,6 +25,8 @@ struct Header {
     origin: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ordering_key: Option<String>,
 }
 
 pub(super) fn encode(e: &OutboxEntry) -> Vec<u8> {
@@ -39,6 +41,7 @@ pub(super) fn encode(e: &OutboxEntry) -> Vec<u8> {
         replay_of: e.replay_of.as_ref().map(|r| r.as_str().to_owned()),
         origin: e.origin.as_str().to_owned(),
         endpoint: e.endpoint.clone(),
+        ordering_key: e.ordering_key.clone(),
     };
     // A struct of strings and numbers always serializes.
     let mut out = serde_json::to_vec(&header).unwrap_or_default();
@@ -74,5 +77,6 @@ pub(super) fn decode(id: u64, bytes: &[u8]) -> Result<OutboxEntry, String> {
         replay_of,
         origin: OwnerId::from_text(header.origin),
         endpoint: header.endpoint,
+        ordering_key: header.ordering_key,
     })
 }

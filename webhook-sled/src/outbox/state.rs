@@ -36,6 +36,59 @@ struct Index {
     leases: HashMap<u64, (LeaseToken, u64)>,
     /// id → creation time (ms) of every held entry; ids grow with appends.
     created: BTreeMap<u64, u64>,
+    /// Keyed entries: (endpoint, ordering key) → id → not_before (ms) of its held
+    /// entries. Only a group's oldest entry (its head) is in `due` or leased; the others
+    /// are parked here until the head is removed, so they go strictly in order.
+    groups: HashMap<Group, BTreeMap<u64, u64>>,
+    /// id → its group, for keyed entries.
+    group_of: HashMap<u64, Group>,
+}
+
+/// The entries that go in order: one endpoint (or the single URL) and one key.
+type Group = (Option<String>, String);
+
+impl Index {
+    /// Indexes a held entry: due at `not_before`, unless an older entry of its group is
+    /// held (then it is parked).
+    fn hold(&mut self, entry: &OutboxEntry) {
+        let id = entry.id.0;
+        self.created.insert(id, entry.created_ms);
+        let Some((endpoint, key)) = entry.order() else {
+            self.due.insert((entry.not_before_ms, id));
+            return;
+        };
+        let group = (endpoint.map(str::to_owned), key.to_owned());
+        let members = self.groups.entry(group.clone()).or_default();
+        members.insert(id, entry.not_before_ms);
+        if members.keys().next() == Some(&id) {
+            // The new head: whatever was the head before (if any) is parked again.
+            if let Some((&next, &at)) = members.iter().nth(1) {
+                self.due.remove(&(at, next));
+            }
+            self.due.insert((entry.not_before_ms, id));
+        }
+        self.group_of.insert(id, group);
+    }
+
+    /// Forgets a removed entry; the next of its group, if any, becomes due.
+    fn release(&mut self, id: u64) {
+        self.created.remove(&id);
+        let Some(group) = self.group_of.remove(&id) else {
+            return;
+        };
+        let Some(members) = self.groups.get_mut(&group) else {
+            return;
+        };
+        members.remove(&id);
+        match members.iter().next() {
+            Some((&next, &at)) => {
+                self.due.insert((at, next));
+            }
+            None => {
+                self.groups.remove(&group);
+            }
+        }
+    }
 }
 
 impl State {
@@ -51,10 +104,7 @@ impl State {
                 continue;
             };
             match codec::decode(id, &value) {
-                Ok(entry) => {
-                    index.due.insert((entry.not_before_ms, id));
-                    index.created.insert(id, entry.created_ms);
-                }
+                Ok(entry) => index.hold(&entry),
                 Err(detail) => {
                     tracing::warn!(entry = id, %detail, location = %location, "outbox: skipping an entry that cannot be read");
                 }
@@ -116,17 +166,16 @@ impl State {
         for new in entries {
             let id = self.db.generate_id().map_err(|e| self.io("append", e))?;
             let entry = new.into_entry(EntryId(id), owner);
-            indexed.push((id, entry.not_before_ms, entry.created_ms));
             batch.insert(&keys::entry(id), codec::encode(&entry));
+            indexed.push(entry);
         }
         self.tree
             .apply_batch(batch)
             .map_err(|e| self.io("append", e))?;
         self.flush("append (flush)")?;
         let mut index = self.index();
-        for (id, not_before, created) in indexed {
-            index.due.insert((not_before, id));
-            index.created.insert(id, created);
+        for entry in &indexed {
+            index.hold(entry);
         }
         Ok(())
     }
@@ -185,7 +234,7 @@ impl State {
         if let Some((_, until)) = index.leases.remove(&id) {
             index.lease_ends.remove(&(until, id));
         }
-        index.created.remove(&id);
+        index.release(id);
     }
 
     pub(super) fn settle(&self, settles: &[Settle]) -> Result<SettleReport, OutboxError> {
@@ -237,7 +286,7 @@ impl State {
         let mut index = self.index();
         for settle in &applied {
             if matches!(settle.how, Settlement::Delivered | Settlement::Failed) {
-                index.created.remove(&settle.id.0);
+                index.release(settle.id.0);
             }
         }
         index.due.extend(due_again);

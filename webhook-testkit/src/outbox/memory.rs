@@ -46,6 +46,31 @@ impl MemoryOutbox {
 }
 
 impl State {
+    /// The oldest held entry of `entry`'s ordering group other than itself, if it is
+    /// keyed: while one is held, `entry` waits (it is not in `due`).
+    fn older_in_group(&self, entry: &OutboxEntry) -> bool {
+        entry.order().is_some_and(|group| {
+            self.entries
+                .range(..entry.id.0)
+                .any(|(_, (e, _))| e.order() == Some(group))
+        })
+    }
+
+    /// After `removed` left, the next entry of its group (if any) becomes due.
+    fn promote_next(&mut self, removed: &OutboxEntry) {
+        let Some(group) = removed.order() else {
+            return;
+        };
+        let next = self
+            .entries
+            .range(removed.id.0..)
+            .find(|(_, (e, _))| e.order() == Some(group))
+            .map(|(id, (e, _))| (e.not_before_ms, *id));
+        if let Some(key) = next {
+            self.due.insert(key);
+        }
+    }
+
     fn key(&self, id: u64) -> Option<(u64, u64)> {
         let (entry, lease) = self.entries.get(&id)?;
         Some((lease.map_or(entry.not_before_ms, |(_, until)| until), id))
@@ -59,8 +84,10 @@ impl Outbox for MemoryOutbox {
         for new in entries {
             state.next += 1;
             let id = state.next;
-            state.due.insert((new.not_before_ms, id));
             let entry = new.into_entry(EntryId(id), owner);
+            if !state.older_in_group(&entry) {
+                state.due.insert((entry.not_before_ms, id));
+            }
             state.entries.insert(id, (entry, None));
         }
         Ok(())
@@ -115,7 +142,9 @@ impl Outbox for MemoryOutbox {
             }
             match settle.how {
                 Settlement::Delivered | Settlement::Failed => {
-                    state.entries.remove(&id);
+                    if let Some((removed, _)) = state.entries.remove(&id) {
+                        state.promote_next(&removed);
+                    }
                 }
                 Settlement::RetryAt {
                     attempts,
