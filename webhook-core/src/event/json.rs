@@ -297,6 +297,35 @@ mod tests {
         );
     }
 
+    /// A payload of `event` with its other fields from 12 strings and 3 numbers.
+    fn arbitrary(
+        event: String,
+        strings: &[Option<String>],
+        numbers: &[Option<u64>],
+    ) -> WebhookPayload {
+        let s = |i: usize| strings[i].clone();
+        WebhookPayload {
+            event,
+            timestamp: s(1).unwrap_or_default(),
+            task_id: s(2),
+            task_title: s(3),
+            previous_status: s(4),
+            current_status: s(5),
+            note: s(6),
+            context: WebhookContext {
+                runner: s(7),
+                model: s(8),
+                phase: numbers[0].map(|n| n as u32),
+                phase_count: numbers[1].map(|n| (n >> 32) as u32),
+                duration_ms: numbers[2],
+                repo_root: s(9),
+                branch: s(10),
+                commit: s(11),
+                ci_gate: s(0),
+            },
+        }
+    }
+
     proptest! {
         #[test]
         fn any_borrowed_seed_payload_is_written_as_the_owned_one(
@@ -305,27 +334,7 @@ mod tests {
             event in 0usize..10,
         ) {
             let event = WebhookEventType::ALL[event];
-            let s = |i: usize| strings[i].clone();
-            let payload = WebhookPayload {
-                event: event.as_str().to_owned(),
-                timestamp: s(1).unwrap_or_default(),
-                task_id: s(2),
-                task_title: s(3),
-                previous_status: s(4),
-                current_status: s(5),
-                note: s(6),
-                context: WebhookContext {
-                    runner: s(7),
-                    model: s(8),
-                    phase: numbers[0].map(|n| n as u32),
-                    phase_count: numbers[1].map(|n| (n >> 32) as u32),
-                    duration_ms: numbers[2],
-                    repo_root: s(9),
-                    branch: s(10),
-                    commit: s(11),
-                    ci_gate: s(0),
-                },
-            };
+            let payload = arbitrary(event.as_str().to_owned(), &strings, &numbers);
             prop_assert_eq!(seed_json(&payload, event), serde_json::to_vec(&payload).unwrap());
         }
 
@@ -334,27 +343,7 @@ mod tests {
             strings in proptest::collection::vec(proptest::option::of(text()), 12),
             numbers in proptest::collection::vec(proptest::option::of(any::<u64>()), 3),
         ) {
-            let s = |i: usize| strings[i].clone();
-            let payload = WebhookPayload {
-                event: s(0).unwrap_or_default(),
-                timestamp: s(1).unwrap_or_default(),
-                task_id: s(2),
-                task_title: s(3),
-                previous_status: s(4),
-                current_status: s(5),
-                note: s(6),
-                context: WebhookContext {
-                    runner: s(7),
-                    model: s(8),
-                    phase: numbers[0].map(|n| n as u32),
-                    phase_count: numbers[1].map(|n| (n >> 32) as u32),
-                    duration_ms: numbers[2],
-                    repo_root: s(9),
-                    branch: s(10),
-                    commit: s(11),
-                    ci_gate: s(0),
-                },
-            };
+            let payload = arbitrary(strings[0].clone().unwrap_or_default(), &strings, &numbers);
             prop_assert_eq!(ours(&payload), serde_json::to_vec(&payload).unwrap());
         }
     }
