@@ -75,10 +75,7 @@ impl Durable {
 /// Opens the store at `path`: PostgreSQL when it is a `postgres://` URL (the schema in
 /// `?schema=`), otherwise the sled folder.
 fn open(path: &std::path::Path) -> Result<(Arc<dyn FailureStore>, Durable), String> {
-    match path
-        .to_str()
-        .filter(|p| webhook_postgres::is_postgres_url(p))
-    {
+    match webhook_postgres::url_in(path) {
         Some(url) => {
             let options = webhook_postgres::PostgresOptions::from_url(url);
             let db = webhook_postgres::Database::connect(options).map_err(|e| e.to_string())?;
@@ -122,18 +119,6 @@ pub(crate) fn store_path_for(config: &WebhookConfig) -> PathBuf {
         let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         webhook_sled::failure_store_path(&root)
     })
-}
-
-/// A store's location for people: the folder, or a database's host and schema (never
-/// its password).
-pub(crate) fn describe(path: &std::path::Path) -> String {
-    match path
-        .to_str()
-        .filter(|p| webhook_postgres::is_postgres_url(p))
-    {
-        Some(url) => webhook_postgres::PostgresOptions::from_url(url).location(),
-        None => path.display().to_string(),
-    }
 }
 
 impl Global {

@@ -432,7 +432,9 @@ pub fn diagnostics_snapshot(config: &WebhookConfig, recent_limit: usize) -> Webh
             max_concurrency: 0,
             max_pending_retries: 0,
             stats: webhook_core::DeliveryStats::default(),
-            store_location: crate::global::describe(&crate::global::store_path_for(config)),
+            store_location: webhook_postgres::describe_store_path(&crate::global::store_path_for(
+                config,
+            )),
             store_records: None,
             store_error: Some(format!("no worker: {error}")),
             recent_failures: Vec::new(),

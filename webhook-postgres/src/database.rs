@@ -173,6 +173,21 @@ pub fn is_postgres_url(text: &str) -> bool {
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
+/// The URL, when a store path (the command line's `--store`, a config's `store_path`)
+/// names a PostgreSQL database rather than a folder.
+pub fn url_in(path: &std::path::Path) -> Option<&str> {
+    path.to_str().filter(|text| is_postgres_url(text))
+}
+
+/// A store path for messages: a folder as it is, a database as its host, port and
+/// schema (never its password).
+pub fn describe_store_path(path: &std::path::Path) -> String {
+    match url_in(path) {
+        Some(url) => PostgresOptions::from_url(url).location(),
+        None => path.display().to_string(),
+    }
+}
+
 /// One database: the pool, the schema, and the runtime the pool lives on. The failure
 /// store and the outbox made from it share all three.
 ///

@@ -63,7 +63,8 @@ mod store;
 pub mod testing;
 
 pub use database::{
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Database, PostgresOptions, is_postgres_url,
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Database, PostgresOptions,
+    describe_store_path, is_postgres_url, url_in,
 };
 pub use error::PostgresError;
 pub use outbox::{PostgresOutbox, TRANSACTION_ORIGIN};

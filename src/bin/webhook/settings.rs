@@ -135,17 +135,12 @@ pub(crate) fn open_store(dir: &Path) -> Result<Arc<WatchedStore>, Failure> {
 
 /// The URL, when `--store` (or `store_path`) names a PostgreSQL database.
 pub(crate) fn postgres_url(dir: &Path) -> Option<&str> {
-    dir.to_str()
-        .filter(|s| webhook_postgres::is_postgres_url(s))
+    webhook_postgres::url_in(dir)
 }
 
-/// The store's location for messages: the folder, or the database's host and schema
-/// (never its password).
+/// The store's location for messages (never a database's password).
 pub(crate) fn describe(dir: &Path) -> String {
-    match postgres_url(dir) {
-        Some(url) => webhook_postgres::PostgresOptions::from_url(url).location(),
-        None => dir.display().to_string(),
-    }
+    webhook_postgres::describe_store_path(dir)
 }
 
 /// Prints the store's damage report, if any, on stderr.
