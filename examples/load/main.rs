@@ -100,6 +100,10 @@ struct Args {
     /// of the run's (`--h2` or not); the bare client still speaks the run's protocol.
     #[arg(long, requires = "tls")]
     transport_default: bool,
+    /// The pipeline's producers refill the queue up to this many events whenever it has
+    /// drained to half of it.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(64..=10_000))]
+    backlog: u32,
     /// Threads enqueueing into the pipeline.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     producers: u32,

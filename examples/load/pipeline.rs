@@ -97,17 +97,17 @@ pub(crate) struct PipelineRun {
 pub(crate) fn pipeline(
     notifier: &Notifier,
     payload: &WebhookPayload,
-    producers: usize,
+    (producers, backlog): (usize, usize),
     warm_up: u64,
     n: u64,
 ) -> Result<PipelineRun, BoxError> {
-    produce(notifier, payload, 1, warm_up);
+    produce(notifier, payload, (1, backlog), warm_up);
     if !notifier.wait_idle(PHASE_BOUND) {
         return Err("the warm-up did not finish in time".into());
     }
     let before = notifier.stats();
     let started = Instant::now();
-    let latencies_ns = produce(notifier, payload, producers, n);
+    let latencies_ns = produce(notifier, payload, (producers, backlog), n);
     if !notifier.wait_idle(PHASE_BOUND) {
         return Err("the pipeline did not finish in time".into());
     }
@@ -122,16 +122,17 @@ pub(crate) fn pipeline(
     })
 }
 
-/// Enqueues `n` events from `producers` threads, each call timed. When the queue is
-/// nearly full, producers pause until it is half empty, so every enqueue finds room.
+/// Enqueues `n` events from `producers` threads, each call timed. When the queue holds
+/// `backlog` events, producers pause until it holds half as many, so every enqueue
+/// finds room (and the queue never runs dry while the worker drains half the backlog).
 pub(crate) fn produce(
     notifier: &Notifier,
     payload: &WebhookPayload,
-    producers: usize,
+    (producers, backlog): (usize, usize),
     n: u64,
 ) -> Vec<u64> {
-    let high_water = (QUEUE_CAPACITY - 2 * PACING_STRIDE * producers) as u64;
-    let low_water = (QUEUE_CAPACITY / 2) as u64;
+    let high_water = backlog.min(QUEUE_CAPACITY - 2 * PACING_STRIDE * producers) as u64;
+    let low_water = high_water / 2;
     let share = |i: usize| n / producers as u64 + u64::from((i as u64) < n % producers as u64);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..producers)

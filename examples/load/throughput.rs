@@ -125,16 +125,24 @@ pub(crate) fn run_throughput(args: &Args) -> Result<bool, BoxError> {
 
 /// 256 header sets for the bare client, each signed for a message of its own (the same
 /// body, a different webhook id).
+///
+/// Over HTTP/1.1 each set also carries the `host` header, made once, as the transport
+/// sends it: hyper-util would otherwise format it for every request.
 fn header_sets(
     config: &ResolvedWebhookConfig,
     payload: &WebhookPayload,
+    h2: bool,
 ) -> Result<Vec<http::HeaderMap>, BoxError> {
+    let host = (config.destination.as_ref())
+        .and_then(|d| d.host_header())
+        .filter(|_| !h2);
     (0..256)
         .map(|_| {
-            Ok(signed_headers(
-                config,
-                &WebhookMessage::from_payload(payload)?,
-            ))
+            let mut headers = signed_headers(config, &WebhookMessage::from_payload(payload)?);
+            if let Some(host) = host {
+                headers.insert(http::header::HOST, host.clone());
+            }
+            Ok(headers)
         })
         .collect()
 }
@@ -229,7 +237,7 @@ impl Run<'_> {
         let config = config(url(&self.sink), c, WebhookQueuePolicy::BlockWithTimeout)?;
         let target = Target {
             uri: url(&self.sink).parse()?,
-            headers: Arc::new(header_sets(&config, &self.payload)?),
+            headers: Arc::new(header_sets(&config, &self.payload, self.args.h2)?),
             next: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             body: self.sample.body().clone(),
             roots: self.roots.clone(),
@@ -340,7 +348,13 @@ impl Run<'_> {
                         let notifier = notifiers[usize::from(side == Side::Default)];
                         let (count, warm) = (share(n), if first { warm_up } else { 0 });
                         let producers = self.args.producers as usize;
-                        let run = pipeline(notifier, &self.payload, producers, warm, count)?;
+                        let run = pipeline(
+                            notifier,
+                            &self.payload,
+                            (producers, self.args.backlog as usize),
+                            warm,
+                            count,
+                        )?;
                         if run.delivered != count || run.failed != 0 || run.dropped != 0 {
                             eprintln!(
                                 "load: the pipeline lost events: expected {count} delivered, none \

@@ -5,14 +5,14 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::RETRY_AFTER;
+use http::header::{HOST, RETRY_AFTER};
 use http::{Method, Request};
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use webhook_core::ResolvedWebhookConfig;
-use webhook_core::config::{Destination, DestinationPolicy, classify_host};
+use webhook_core::config::{Destination, DestinationPolicy};
 use webhook_core::time::parse_retry_after;
 use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
 
@@ -143,7 +143,7 @@ impl HttpTransport {
             }
         }
         if !self.policy.allow_private_targets {
-            if let Some(reason) = classify_host(destination.host()) {
+            if let Some(reason) = destination.blocked_reason() {
                 return Err(TransportError::Blocked {
                     destination: redacted(),
                     reason,
@@ -178,6 +178,14 @@ impl Transport for HttpTransport {
             *outgoing.method_mut() = Method::POST;
             *outgoing.uri_mut() = destination.uri().clone();
             *outgoing.headers_mut() = headers;
+            // hyper-util would format the same `host` header for every HTTP/1.1 request;
+            // the destination made it once. Left out when HTTP/2 is offered (hyper-util
+            // sends `:authority` there and adds `host` itself if HTTP/1.1 is chosen).
+            if !self.http2 {
+                if let Some(host) = destination.host_header() {
+                    outgoing.headers_mut().insert(HOST, host.clone());
+                }
+            }
             self.client.request(outgoing)
         };
         let deadline = tokio::time::sleep(timeout);

@@ -1,6 +1,6 @@
 //! Destinations: URL parsing, the safety checks on the URL text, and redaction for logs.
 
-use http::Uri;
+use http::{HeaderValue, Uri};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -201,6 +201,12 @@ pub struct Destination {
     uri: Uri,
     redacted: String,
     basic_auth: Option<(String, String)>,
+    /// `host[:port]` as an HTTP/1.1 `host` header (the port only when it is not the
+    /// scheme's default), made once: formatting it per request cost a transport about
+    /// 3,000 instructions, 8 % of a delivery's CPU (BENCHMARKS.md).
+    host_header: Option<HeaderValue>,
+    /// What [`classify_host`] says of the host, judged once.
+    blocked: Option<BlockedReason>,
 }
 
 impl Destination {
@@ -252,6 +258,8 @@ impl Destination {
             uri
         };
         Ok(Self {
+            host_header: host_header(&uri),
+            blocked: uri.host().and_then(classify_host),
             uri,
             redacted,
             basic_auth,
@@ -271,6 +279,18 @@ impl Destination {
     /// The host without brackets or port.
     pub fn host(&self) -> &str {
         self.uri.host().unwrap_or_default()
+    }
+
+    /// The `host` header an HTTP/1.1 request to this destination carries: the host and,
+    /// when it is not the scheme's default, the port.
+    pub fn host_header(&self) -> Option<&HeaderValue> {
+        self.host_header.as_ref()
+    }
+
+    /// Why the host, as written, is refused without `allow_private_targets` (`None` if it
+    /// is not; a name that resolves to such an address is judged when it is resolved).
+    pub fn blocked_reason(&self) -> Option<BlockedReason> {
+        self.blocked
     }
 
     /// Whether the scheme is `https`.
@@ -320,6 +340,21 @@ fn check_port(authority: &str) -> Result<(), DestinationError> {
             port: port.to_owned(),
         }),
     }
+}
+
+/// `host[:port]` for the `host` header, leaving out the scheme's default port.
+fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let text = match uri.port_u16() {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    HeaderValue::try_from(text).ok()
 }
 
 fn strip_userinfo(uri: &Uri) -> Option<Uri> {

@@ -2,12 +2,12 @@
 
 use crate::config::{Destination, ResolvedWebhookConfig};
 use crate::queue::QueuedEvent;
-use crate::signing::{Signer, WEBHOOK_ID_NAME};
+use crate::signing::{Signer, Stamp, WEBHOOK_ID_NAME};
 use crate::transport::DeliveryRequest;
 use base64::Engine as _;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// The `user-agent` sent with every request.
@@ -20,6 +20,9 @@ pub(crate) struct RequestFactory {
     signer: Signer,
     base_headers: HeaderMap,
     timeout: Duration,
+    /// The last signing time and its header value: remade when the second changes, so
+    /// that an attempt clones a value instead of formatting and allocating one.
+    stamp: Mutex<Stamp>,
 }
 
 impl RequestFactory {
@@ -27,9 +30,10 @@ impl RequestFactory {
         let signer = config.signer();
         Self {
             destination: config.destination.clone(),
-            base_headers: base_headers(config, user_agent, &signer),
+            base_headers: base_headers(config, user_agent),
             signer,
             timeout: config.timeout,
+            stamp: Mutex::new(Stamp::new(0)),
         }
     }
 
@@ -50,17 +54,22 @@ impl RequestFactory {
         attempt: u32,
         now: SystemTime,
     ) -> DeliveryRequest {
-        let mut headers = self.base_headers.clone();
+        // A fresh map with room for the per-attempt headers and for what a transport
+        // adds (`host`, `content-length`): a clone of the base map has no spare room,
+        // and each header added to it then reallocated (and at 7 entries rehashed) it.
+        let mut headers = HeaderMap::with_capacity(self.base_headers.len() + PER_ATTEMPT);
+        for (name, value) in &self.base_headers {
+            headers.append(name.clone(), value.clone());
+        }
         let id = event.message.id().as_str();
         // Ids are checked when made, so the value cannot be refused; if it were, the
-        // placeholder goes rather than an empty header.
-        match HeaderValue::try_from(id) {
-            Ok(value) => headers.insert(WEBHOOK_ID_NAME.clone(), value),
-            Err(_) => headers.remove(&WEBHOOK_ID_NAME),
-        };
-        let now = crate::time::unix_seconds(now);
+        // header is left out rather than sent empty.
+        if let Ok(value) = HeaderValue::try_from(id) {
+            headers.insert(WEBHOOK_ID_NAME.clone(), value);
+        }
+        let stamp = self.stamp(crate::time::unix_seconds(now));
         self.signer
-            .sign_into(&mut headers, id, now, event.message.body());
+            .sign_at(&mut headers, id, &stamp, event.message.body());
         DeliveryRequest::new(
             destination.clone(),
             headers,
@@ -71,10 +80,19 @@ impl RequestFactory {
     }
 }
 
-/// The headers every attempt starts from, with placeholders for the per-attempt ones
-/// (webhook id, signature headers) at the end: a clone of it then has room for them
-/// and keeps its order, and `build` only replaces values.
-fn base_headers(config: &ResolvedWebhookConfig, user_agent: &str, signer: &Signer) -> HeaderMap {
+impl RequestFactory {
+    /// The signing time for `secs`, remade only when the second changed.
+    fn stamp(&self, secs: u64) -> Stamp {
+        let mut last = self.stamp.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.secs != secs {
+            *last = Stamp::new(secs);
+        }
+        last.clone()
+    }
+}
+
+/// The headers every attempt starts from (the per-attempt ones follow them).
+fn base_headers(config: &ResolvedWebhookConfig, user_agent: &str) -> HeaderMap {
     let mut headers = config.headers.0.clone();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let agent = HeaderValue::try_from(user_agent)
@@ -87,9 +105,9 @@ fn base_headers(config: &ResolvedWebhookConfig, user_agent: &str, signer: &Signe
             headers.insert(AUTHORIZATION, value);
         }
     }
-    headers.insert(WEBHOOK_ID_NAME.clone(), HeaderValue::from_static(""));
-    for name in signer.header_names() {
-        headers.insert(name, HeaderValue::from_static(""));
-    }
     headers
 }
+
+/// Headers added to the base ones per attempt (id, timestamp, signatures) and by a
+/// transport (`host`, `content-length`), with one to spare.
+const PER_ATTEMPT: usize = 7;
