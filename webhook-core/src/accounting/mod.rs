@@ -64,14 +64,20 @@ pub(crate) enum Activity {
 ///
 /// Only [`Ledger`]'s methods change them (each transition changes the totals and, for an
 /// endpoint's delivery, that endpoint's set in the same call).
+///
+/// The producers' counters (`accepted`, `queued`, `evicted`) sit on a cache line of
+/// their own, apart from those only the worker changes: when they shared one, every
+/// enqueue and every delivery took the line from the other core.
 #[derive(Debug, Default)]
+#[repr(C, align(64))]
 pub(crate) struct Counters {
     accepted: AtomicU64,
     queued: AtomicU64,
+    evicted: AtomicU64,
+    _producers_line: [u64; 5],
     in_flight: AtomicU64,
     waiting: AtomicU64,
     delivered: AtomicU64,
-    evicted: AtomicU64,
     failed: [AtomicU64; 5],
     /// Outbox mode: taken from the queue to be appended.
     appending: AtomicU64,

@@ -29,6 +29,9 @@ struct State {
 /// last reading).
 const READ_EVERY: u32 = 64;
 
+/// A reading is published only when it is this much later than the published one.
+const STAMP_GRAIN_NS: u64 = 100_000;
+
 /// The enqueue times, without a clock read per enqueue.
 ///
 /// Each event is stamped with the last reading of a monotonic clock, not with a fresh
@@ -37,8 +40,10 @@ const READ_EVERY: u32 = 64;
 /// one enqueue in [`READ_EVERY`]. A stamp is therefore never later than the true time,
 /// so the oldest pending age never understates; it overstates by at most the time since
 /// the previous reading (the previous `figures()` call or gauge refresh, the worker's
-/// previous pop, or the last 64 enqueues, whichever is most recent).
+/// previous pop, or the last 64 enqueues, whichever is most recent), plus at most
+/// [`STAMP_GRAIN_NS`].
 #[derive(Debug)]
+#[repr(align(64))]
 pub(crate) struct Stamps {
     origin: Instant,
     /// Nanoseconds since `origin` at the latest reading.
@@ -53,10 +58,19 @@ impl Stamps {
         }
     }
 
-    /// Reads the clock and publishes the reading.
+    /// Reads the clock and publishes the reading if it is [`STAMP_GRAIN_NS`] past the
+    /// published one. Producers read `latest` on every enqueue; publishing each of the
+    /// worker's readings (one per event) took that line from their core every time.
     fn read(&self) -> u64 {
         let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.latest.fetch_max(now, Ordering::Relaxed);
+        if now
+            >= self
+                .latest
+                .load(Ordering::Relaxed)
+                .saturating_add(STAMP_GRAIN_NS)
+        {
+            self.latest.fetch_max(now, Ordering::Relaxed);
+        }
         now
     }
 

@@ -410,15 +410,50 @@ async fn the_worker_keeps_waiting_while_nothing_is_queued() {
 fn stamps_are_the_latest_reading_and_one_enqueue_in_64_reads_the_clock() {
     let q = queue(1000, WebhookQueuePolicy::DropNew, Duration::ZERO);
     let read = q.stamps.read();
+    // A reading is published only when it is a grain past the published one.
+    let published = q.stamps.latest();
+    assert!(published <= read && read - published < super::STAMP_GRAIN_NS);
     for _ in 0..super::READ_EVERY - 1 {
         assert_eq!(q.push(event(0)), PushResult::Accepted);
     }
-    assert_eq!(q.stamps.latest(), read, "no enqueue read the clock");
+    assert_eq!(q.stamps.latest(), published, "no enqueue read the clock");
     let before = q.stamps.origin.elapsed().as_nanos() as u64;
     q.push(event(0));
     let stamps: Vec<u64> = q.lock().items.iter().map(|e| e.enqueued_at).collect();
-    assert!(stamps[..63].iter().all(|s| *s == read));
+    assert!(stamps[..63].iter().all(|s| *s == published));
     assert!(stamps[63] >= before, "the 64th enqueue read the clock");
+}
+
+#[test]
+fn a_reading_a_grain_past_the_published_one_is_published() {
+    let q = queue(10, WebhookQueuePolicy::DropNew, Duration::ZERO);
+    let published = q.stamps.latest();
+    let due = published + super::STAMP_GRAIN_NS;
+    // Wait for the clock to pass the grain (bounded: a grain is 100 µs).
+    let started = Instant::now();
+    while (q.stamps.origin.elapsed().as_nanos() as u64) < due {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the clock stood still"
+        );
+        std::hint::spin_loop();
+    }
+    let read = q.stamps.read();
+    assert!(read >= due);
+    assert_eq!(
+        q.stamps.latest(),
+        read,
+        "a reading past the grain is published"
+    );
+    let again = q.stamps.read();
+    let latest = q.stamps.latest();
+    // Published only if that reading was a grain past (a preempted test may get there).
+    let expected = if again >= read + super::STAMP_GRAIN_NS {
+        again
+    } else {
+        read
+    };
+    assert_eq!(latest, expected, "one within the grain is not published");
 }
 
 #[test]
