@@ -533,6 +533,60 @@ fn ports_are_checked_after_brackets_and_credentials() {
 }
 
 #[test]
+fn the_host_header_leaves_out_the_default_port_and_the_credentials() {
+    let open = DestinationPolicy {
+        allow_insecure_http: true,
+        allow_private_targets: true,
+    };
+    let host = |url: &str| {
+        let d = Destination::parse(url, open).unwrap_or_else(|e| panic!("{url}: {e}"));
+        let value = d.host_header().expect("a host header");
+        value.to_str().expect("ascii").to_owned()
+    };
+    assert_eq!(host("https://hooks.example.com/in"), "hooks.example.com");
+    assert_eq!(
+        host("https://hooks.example.com:443/in"),
+        "hooks.example.com"
+    );
+    assert_eq!(
+        host("https://hooks.example.com:8443/in"),
+        "hooks.example.com:8443"
+    );
+    assert_eq!(host("http://hooks.example.com:80/in"), "hooks.example.com");
+    assert_eq!(
+        host("http://hooks.example.com:443/in"),
+        "hooks.example.com:443"
+    );
+    assert_eq!(
+        host("https://u:p@hooks.example.com:9/in"),
+        "hooks.example.com:9"
+    );
+    assert_eq!(host("https://[::1]:8443/x"), "[::1]:8443");
+    assert_eq!(host("http://127.0.0.1:8080/x"), "127.0.0.1:8080");
+}
+
+#[test]
+fn the_blocked_reason_is_judged_once_from_the_host_as_written() {
+    let open = DestinationPolicy {
+        allow_insecure_http: true,
+        allow_private_targets: true,
+    };
+    let reason = |url: &str| {
+        Destination::parse(url, open)
+            .expect("valid")
+            .blocked_reason()
+    };
+    assert_eq!(reason("https://hooks.example.com/in"), None);
+    assert_eq!(
+        reason("http://127.0.0.1:8080/x"),
+        Some(BlockedReason::Loopback)
+    );
+    assert_eq!(reason("https://[::1]/x"), Some(BlockedReason::Loopback));
+    assert_eq!(reason("https://localhost/x"), Some(BlockedReason::Loopback));
+    assert!(reason("https://10.1.2.3/x").is_some());
+}
+
+#[test]
 fn destinations_report_scheme_host_and_credentials() {
     let open = DestinationPolicy {
         allow_insecure_http: true,
