@@ -186,7 +186,7 @@ impl Transport for HttpTransport {
                     outgoing.headers_mut().insert(HOST, host.clone());
                 }
             }
-            start(&self.client, outgoing)
+            self.client.request(outgoing)
         };
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
@@ -248,18 +248,6 @@ impl Transport for HttpTransport {
     fn enforces_timeout(&self) -> bool {
         true
     }
-}
-
-/// Starts one exchange. Kept out of line: inlined into `send`'s large state machine,
-/// hyper-util's 3.4 KB request future was built on the stack and then copied into its
-/// box (a third of a microsecond per attempt on this machine, BENCHMARKS.md); in a
-/// function of its own it is built in place.
-#[inline(never)]
-fn start(
-    client: &Client<Connector, Full<Bytes>>,
-    request: Request<Full<Bytes>>,
-) -> hyper_util::client::legacy::ResponseFuture {
-    client.request(request)
 }
 
 impl fmt::Debug for HttpTransport {
