@@ -188,7 +188,7 @@ impl Signer {
     }
 }
 
-/// Sets `name` to `value`, or removes it (a placeholder must never go out empty).
+/// Sets `name` to `value`, or removes it (a signature header must never go out empty).
 /// Signature values are base64 or hex, so `None` does not happen in practice.
 /// A signing time: unix seconds and their `webhook-timestamp` header value.
 #[derive(Clone, Debug)]
