@@ -179,9 +179,10 @@ impl Transport for HttpTransport {
             *outgoing.uri_mut() = destination.uri().clone();
             *outgoing.headers_mut() = headers;
             // hyper-util would format the same `host` header for every HTTP/1.1 request;
-            // the destination made it once. Left out when HTTP/2 is offered (hyper-util
-            // sends `:authority` there and adds `host` itself if HTTP/1.1 is chosen).
-            if !self.http2 {
+            // the destination made it once. Left out when HTTP/2 may be negotiated (over
+            // TLS with HTTP/2 offered: hyper-util sends `:authority` there, and adds
+            // `host` itself if HTTP/1.1 is chosen); plain `http://` is always HTTP/1.1.
+            if !self.http2 || !destination.is_https() {
                 if let Some(host) = destination.host_header() {
                     outgoing.headers_mut().insert(HOST, host.clone());
                 }

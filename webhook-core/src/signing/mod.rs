@@ -188,8 +188,6 @@ impl Signer {
     }
 }
 
-/// Sets `name` to `value`, or removes it (a signature header must never go out empty).
-/// Signature values are base64 or hex, so `None` does not happen in practice.
 /// A signing time: unix seconds and their `webhook-timestamp` header value.
 #[derive(Clone, Debug)]
 pub(crate) struct Stamp {
@@ -206,6 +204,8 @@ impl Stamp {
     }
 }
 
+/// Sets `name` to `value`, or removes it (a signature header must never go out empty).
+/// Signature values are base64 or hex, so `None` does not happen in practice.
 fn set_or_remove(headers: &mut HeaderMap, name: &HeaderName, value: Option<HeaderValue>) {
     match value {
         Some(value) => headers.insert(name.clone(), value),

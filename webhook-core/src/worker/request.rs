@@ -78,9 +78,7 @@ impl RequestFactory {
             attempt,
         )
     }
-}
 
-impl RequestFactory {
     /// The signing time for `secs`, remade only when the second changed.
     fn stamp(&self, secs: u64) -> Stamp {
         let mut last = self.stamp.lock().unwrap_or_else(PoisonError::into_inner);
