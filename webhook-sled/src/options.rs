@@ -54,7 +54,8 @@ impl SledStoreOptions {
     ///
     /// # Errors
     /// - [`StoreError::Locked`] if another process (or another open store in this process)
-    ///   holds the folder;
+    ///   still holds the folder after a second (a store of this process that was just
+    ///   dropped frees it once sled's background writes end, so the open waits that long);
     /// - [`StoreError::Version`] if the folder holds a store of a format this version does
     ///   not read;
     /// - [`StoreError::Io`] if sled cannot open or recover it.

@@ -109,11 +109,7 @@ impl SledFailureStore {
 
     pub(crate) fn open_with(options: SledStoreOptions, path: &Path) -> Result<Self, StoreError> {
         let location = path.display().to_string();
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| error::open(&location, e))?;
+        let db = open_db(path, &location)?;
         let tree = db
             .open_tree(RECORDS_TREE)
             .map_err(|e| error::open(&location, e))?;
@@ -262,6 +258,31 @@ fn check_format(db: &sled::Db, tree: &sled::Tree, location: &str) -> Result<(), 
                 .map_err(|e| error::open(location, e))?;
             meta.flush().map_err(|e| error::open(location, e))?;
             Ok(())
+        }
+    }
+}
+
+/// How long an open waits for the folder's lock to come free before reporting
+/// [`StoreError::Locked`], and how often it tries meanwhile.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Opens sled's db in `path`. A store of this process that was just dropped holds the
+/// lock until sled's own background writes of it finish (its thread pool keeps the
+/// file open a little longer), so a lock held at the first try is tried again for up to
+/// [`LOCK_WAIT`]; a folder another live handle holds still ends in `Locked`.
+fn open_db(path: &Path, location: &str) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open();
+        match opened.map_err(|e| error::open(location, e)) {
+            Err(StoreError::Locked { .. }) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(LOCK_RETRY);
+            }
+            other => return other,
         }
     }
 }
