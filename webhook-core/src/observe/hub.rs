@@ -225,33 +225,8 @@ impl Hub {
         attempt: u32,
         destination: &Destination,
     ) -> AttemptProbe {
-        // Only a tracing subscriber that wants INFO gets the span. Without one, tracing's
-        // `log` feature (which sqlx turns on for every crate in the build) would still
-        // evaluate every field and offer the span to `log` at creation and at each poll:
-        // about 1,000 instructions per attempt for lines no one asked for.
-        let info = tracing::Level::INFO;
-        if info > tracing::level_filters::STATIC_MAX_LEVEL
-            || info > tracing::level_filters::LevelFilter::current()
-        {
-            return AttemptProbe {
-                span: tracing::Span::none(),
-                started: self.timed.then(Instant::now),
-            };
-        }
-        let endpoint = event.endpoint_id();
-        let span = tracing::info_span!(
-            "webhook.attempt",
-            webhook.id = %event.webhook_id(),
-            webhook.event = event.event(),
-            webhook.endpoint = endpoint.as_ref().map(crate::endpoint::EndpointId::as_str),
-            webhook.attempt = attempt,
-            server.address = destination.host(),
-            outcome = tracing::field::Empty,
-            http.response.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-        );
         AttemptProbe {
-            span,
+            span: attempt_span(event, attempt, destination),
             started: self.timed.then(Instant::now),
         }
     }
@@ -481,4 +456,29 @@ fn tell(observer: &dyn Observer, reports: impl Iterator<Item = ObserverEvent>, l
             ledger.note(Activity::ObserverPanic);
         }
     }
+}
+
+/// The `webhook.attempt` span, or a disabled one unless a tracing subscriber wants INFO.
+/// Without one, tracing's `log` feature (which sqlx turns on for every crate in the
+/// build) would still evaluate every field and offer the span to `log` at creation and
+/// at each poll: about 1,000 instructions per attempt for lines no one asked for.
+fn attempt_span(event: &QueuedEvent, attempt: u32, destination: &Destination) -> tracing::Span {
+    let info = tracing::Level::INFO;
+    if info > tracing::level_filters::STATIC_MAX_LEVEL
+        || info > tracing::level_filters::LevelFilter::current()
+    {
+        return tracing::Span::none();
+    }
+    let endpoint = event.endpoint_id();
+    tracing::info_span!(
+        "webhook.attempt",
+        webhook.id = %event.webhook_id(),
+        webhook.event = event.event(),
+        webhook.endpoint = endpoint.as_ref().map(crate::endpoint::EndpointId::as_str),
+        webhook.attempt = attempt,
+        server.address = destination.host(),
+        outcome = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
 }

@@ -162,7 +162,7 @@ impl Signer {
         if self.scheme.standard() {
             headers.insert(WEBHOOK_TIMESTAMP_NAME.clone(), stamp.value.clone());
             let sig = self.standard_bytes(id, stamp.value.as_bytes(), body);
-            let value = HeaderValue::from_maybe_shared(bytes::Bytes::from(sig)).ok();
+            let value = header_value(sig).ok();
             set_or_remove(headers, &WEBHOOK_SIGNATURE_NAME, value);
         }
         if self.scheme.hex() {
@@ -214,8 +214,10 @@ fn set_or_remove(headers: &mut HeaderMap, name: &HeaderName, value: Option<Heade
 }
 
 /// A header value that takes over `text`'s buffer (no copy when it is exactly sized).
-fn header_value(text: String) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
-    HeaderValue::from_maybe_shared(bytes::Bytes::from(text))
+fn header_value(
+    text: impl Into<bytes::Bytes>,
+) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    HeaderValue::from_maybe_shared(text.into())
 }
 
 /// The decimal digits of `n`, written into `buf`.
