@@ -12,7 +12,7 @@ use webhook_core::config::DestinationPolicy;
 use crate::error::BuildError;
 use crate::resolver::{GuardedResolver, override_key};
 use crate::tls::{ExtraRoot, TrustSettings, client_config};
-use crate::transport::HttpTransport;
+use crate::transport::{Clients, HttpTransport};
 
 /// Settings for an [`HttpTransport`]. Start from [`HttpTransport::builder`].
 ///
@@ -186,21 +186,23 @@ impl HttpTransportBuilder {
 
         let resolver = GuardedResolver::new(self.overrides, self.policy.allow_private_targets);
         let mut http = HttpConnector::new_with_resolver(resolver);
-        // The TLS layer handles `https`; the plain connector must accept it too.
-        http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(self.connect_timeout));
+        // The TLS layer handles `https`; the connector under it must accept it too.
+        let mut under_tls = http.clone();
+        under_tls.enforce_http(false);
 
         let schemes = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
-            .https_or_http();
+            .https_only();
         let connector = if self.http2 {
-            schemes.enable_all_versions().wrap_connector(http)
+            schemes.enable_all_versions().wrap_connector(under_tls)
         } else {
-            schemes.enable_http1().wrap_connector(http)
+            schemes.enable_http1().wrap_connector(under_tls)
         };
 
-        let client = Client::builder(TokioExecutor::new())
+        let mut clients = Client::builder(TokioExecutor::new());
+        clients
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(self.pool_idle_timeout)
@@ -208,11 +210,15 @@ impl HttpTransportBuilder {
             // Response bodies are discarded: keep the per-stream window small so an
             // HTTP/2 server cannot make us hold much of one.
             .http2_initial_stream_window_size(64 * 1024)
-            .http2_initial_connection_window_size(1024 * 1024)
-            .build(connector);
+            .http2_initial_connection_window_size(1024 * 1024);
+        // `http://` goes through the bare TCP connector, around the TLS layer.
+        let clients = Clients {
+            tls: clients.build(connector),
+            plain: clients.build(http),
+        };
 
         Ok(HttpTransport::from_parts(
-            client,
+            clients,
             self.policy,
             self.max_response_body_bytes,
             self.connect_timeout,

@@ -331,6 +331,37 @@ async fn a_hundred_sequential_http2_deliveries_share_one_connection() {
     assert_eq!(server.connections(), 1);
 }
 
+/// `http://` and `https://` go through different clients of one transport (the plain
+/// one without the TLS layer): each reaches its own server, and each keeps its pooled
+/// connection while the other is used in between.
+#[tokio::test(flavor = "current_thread")]
+async fn one_transport_serves_both_schemes_each_on_its_own_pooled_connection() {
+    let pki = TestPki::generate();
+    let tls_server = TestServer::tls(pki.http1_only_server_config(), no_content()).await;
+    let plain_server = TestServer::plain(no_content()).await;
+    let transport = local_builder()
+        .add_root_certificate_der(pki.ca_der.clone())
+        .build()
+        .expect("transport");
+    let https_url = format!("https://127.0.0.1:{}/hooks/in", tls_server.addr.port());
+    let http_url = plain_server.http_url("/hooks/in");
+
+    for _ in 0..10 {
+        for url in [&https_url, &http_url] {
+            let response = transport
+                .send(common::request(url, TIMEOUT))
+                .await
+                .expect("delivered");
+            assert_eq!(response.status, StatusCode::NO_CONTENT, "{url}");
+        }
+    }
+
+    assert_eq!(tls_server.requests().len(), 10);
+    assert_eq!(plain_server.requests().len(), 10);
+    assert_eq!(tls_server.connections(), 1);
+    assert_eq!(plain_server.connections(), 1);
+}
+
 #[tokio::test]
 async fn from_config_applies_the_configured_destination_policy() {
     let server = TestServer::plain(no_content()).await;
