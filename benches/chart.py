@@ -3,6 +3,7 @@
 
     python3 benches/chart.py [benches/figures/throughput.csv] [benches/figures/throughput.svg]
     python3 benches/chart.py --table [benches/figures/throughput.csv]   # the Markdown tables
+    python3 benches/chart.py --spread FILE   # how the per-round ratios spread
 
 The CSV is what `cargo run --release --example load -- ... --csv FILE` appends: one row
 per protocol, side, concurrency and round. The chart shows, for each protocol (plain
@@ -140,9 +141,33 @@ def table(path):
         print(f"| {PROTOCOLS[protocol][0]} | {c} | " + " | ".join(cells) + " |")
 
 
+def spread(path):
+    """Per protocol and concurrency, the pipeline's per-round ratios to each of the bare
+    client's runtimes: rounds, median, quartiles, lowest and highest."""
+    rates = defaultdict(lambda: defaultdict(dict))
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            key = (row["protocol"], int(row["c"]))
+            rates[key][row["side"]][int(row["round"])] = float(row["rate"])
+    print("| protocol | C | pipeline / bare client on | rounds | median | quartiles | lowest | highest |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (protocol, c), by_side in sorted(rates.items()):
+        pipeline = by_side.get("pipeline", {})
+        for flavour in ("current", "multi1", "multi2"):
+            raw = by_side.get(f"raw-{flavour}", {})
+            ratios = sorted(r / raw[n] for n, r in pipeline.items() if raw.get(n, 0) > 0)
+            if len(ratios) < 2:
+                continue
+            q1, _, q3 = statistics.quantiles(ratios, n=4)
+            print(f"| {PROTOCOLS[protocol][0]} | {c} | {flavour} | {len(ratios)} "
+                  f"| {statistics.median(ratios):.3f} | {q1:.3f}–{q3:.3f} "
+                  f"| {ratios[0]:.3f} | {ratios[-1]:.3f} |")
+
+
 def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "--table":
-        table(sys.argv[2] if len(sys.argv) > 2 else "benches/figures/throughput.csv")
+    if len(sys.argv) > 1 and sys.argv[1] in ("--table", "--spread"):
+        report = table if sys.argv[1] == "--table" else spread
+        report(sys.argv[2] if len(sys.argv) > 2 else "benches/figures/throughput.csv")
         return
     source = sys.argv[1] if len(sys.argv) > 1 else "benches/figures/throughput.csv"
     target = sys.argv[2] if len(sys.argv) > 2 else "benches/figures/throughput.svg"
