@@ -276,7 +276,8 @@ impl Destination {
         &self.redacted
     }
 
-    /// The host without brackets or port.
+    /// The host as the URL writes it, without the port: an IPv6 literal keeps its
+    /// brackets (`[::1]`).
     pub fn host(&self) -> &str {
         self.uri.host().unwrap_or_default()
     }
