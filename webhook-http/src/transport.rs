@@ -185,6 +185,7 @@ impl Transport for HttpTransport {
             destination: destination.redacted().to_owned(),
             after: timeout,
         };
+        let https = destination.is_https();
         let exchange = {
             let mut outgoing = Request::new(Full::new(body));
             *outgoing.method_mut() = Method::POST;
@@ -194,12 +195,12 @@ impl Transport for HttpTransport {
             // the destination made it once. Left out when HTTP/2 may be negotiated (over
             // TLS with HTTP/2 offered: hyper-util sends `:authority` there, and adds
             // `host` itself if HTTP/1.1 is chosen); plain `http://` is always HTTP/1.1.
-            if !self.http2 || !destination.is_https() {
+            if !self.http2 || !https {
                 if let Some(host) = destination.host_header() {
                     outgoing.headers_mut().insert(HOST, host.clone());
                 }
             }
-            if destination.is_https() {
+            if https {
                 self.clients.tls.request(outgoing)
             } else {
                 self.clients.plain.request(outgoing)

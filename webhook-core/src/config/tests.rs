@@ -494,13 +494,15 @@ fn blocked_reasons_describe_themselves() {
     }
 }
 
+/// Plain http and private targets both allowed: only the URL's own shape is judged.
+const OPEN: DestinationPolicy = DestinationPolicy {
+    allow_insecure_http: true,
+    allow_private_targets: true,
+};
+
 #[test]
 fn ports_are_checked_after_brackets_and_credentials() {
-    let open = DestinationPolicy {
-        allow_insecure_http: true,
-        allow_private_targets: true,
-    };
-    let parse = |url: &str| Destination::parse(url, open);
+    let parse = |url: &str| Destination::parse(url, OPEN);
     for fine in [
         "https://[2606:4700::1]:8443/x",
         "https://[2606:4700::1]/x",
@@ -534,12 +536,8 @@ fn ports_are_checked_after_brackets_and_credentials() {
 
 #[test]
 fn the_host_header_leaves_out_the_default_port_and_the_credentials() {
-    let open = DestinationPolicy {
-        allow_insecure_http: true,
-        allow_private_targets: true,
-    };
     let host = |url: &str| {
-        let d = Destination::parse(url, open).unwrap_or_else(|e| panic!("{url}: {e}"));
+        let d = Destination::parse(url, OPEN).unwrap_or_else(|e| panic!("{url}: {e}"));
         let value = d.host_header().expect("a host header");
         value.to_str().expect("ascii").to_owned()
     };
@@ -567,12 +565,8 @@ fn the_host_header_leaves_out_the_default_port_and_the_credentials() {
 
 #[test]
 fn the_blocked_reason_is_judged_once_from_the_host_as_written() {
-    let open = DestinationPolicy {
-        allow_insecure_http: true,
-        allow_private_targets: true,
-    };
     let reason = |url: &str| {
-        Destination::parse(url, open)
+        Destination::parse(url, OPEN)
             .expect("valid")
             .blocked_reason()
     };
