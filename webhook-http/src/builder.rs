@@ -22,12 +22,11 @@ use crate::transport::{Clients, HttpTransport};
 /// - idle pooled connections closed after 90 s ([`Self::DEFAULT_POOL_IDLE_TIMEOUT`]),
 ///   at most 32 kept per host ([`Self::DEFAULT_POOL_MAX_IDLE_PER_HOST`])
 /// - response bodies read up to 64 KiB, then dropped ([`Self::DEFAULT_MAX_RESPONSE_BODY_BYTES`])
-/// - HTTP/1.1 only: HTTP/2 is not offered unless asked for with [`Self::http2`]
-///   ([`HttpTransport::builder_for`] offers it when a config runs more than
-///   [`HttpTransport::HTTP2_ABOVE_CONCURRENCY`] deliveries at once). Measured over
-///   loopback HTTPS (BENCHMARKS.md), HTTP/1.1 on pooled connections delivered more per
-///   second than HTTP/2 at 1 to 32 concurrent deliveries (about 1.7 times at 1), and
-///   HTTP/2 more at 64
+/// - HTTP/1.1 only: HTTP/2 is not offered unless asked for with [`Self::http2`].
+///   Measured over loopback HTTPS (BENCHMARKS.md, "Round 5"), HTTP/1.1 on pooled
+///   connections delivered more per second than HTTP/2 at every concurrency from 1 to
+///   128 (1.5 times at 64), with a receiver that cost the sender nothing to wake and
+///   with one that did
 /// - trusted roots: the Mozilla set bundled by `webpki-roots`; the system store off
 /// - system DNS, no overrides
 ///

@@ -71,8 +71,7 @@
 //! # Defaults
 //! See [`HttpTransportBuilder`]: `https` only, public addresses only, 10 s connect
 //! timeout, pooled connections idle for at most 90 s (32 per host), response bodies read
-//! up to 64 KiB, HTTP/1.1 (HTTP/2 on request, or from a config with more than 32
-//! concurrent deliveries), the `webpki-roots` trust anchors.
+//! up to 64 KiB, HTTP/1.1 (HTTP/2 on request), the `webpki-roots` trust anchors.
 //! [`HttpTransport::from_config`] takes the destination policy from a resolved config.
 
 mod body;

@@ -71,12 +71,6 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// Above this many concurrent deliveries [`builder_for`](Self::builder_for) offers
-    /// HTTP/2: over loopback HTTPS it delivered less than HTTP/1.1 up to 32 at once
-    /// (0.57 times at 1, 0.60 at 8, equal at 32) and more at 64 (1.45 times), where one
-    /// multiplexed connection saves the receiver a read and a write per request.
-    pub const HTTP2_ABOVE_CONCURRENCY: usize = 32;
-
     /// A builder with the defaults listed on [`HttpTransportBuilder`].
     pub fn builder() -> HttpTransportBuilder {
         HttpTransportBuilder::default()
@@ -99,13 +93,13 @@ impl HttpTransport {
     /// open (and over TLS, handshake) a new one (measured: at `max_concurrency` 64 over
     /// HTTPS/1.1 a pool of 32 cost a third of the throughput).
     ///
-    /// It also offers HTTP/2 on `https` when the config runs more than
-    /// [`HTTP2_ABOVE_CONCURRENCY`](Self::HTTP2_ABOVE_CONCURRENCY) deliveries at once,
-    /// the only case where HTTP/2 measured faster than pooled HTTP/1.1 connections.
+    /// It speaks HTTP/1.1 whatever the concurrency (HTTP/2 stays available through
+    /// [`HttpTransportBuilder::http2`]): over loopback HTTPS, pooled HTTP/1.1
+    /// connections delivered more per second than HTTP/2 at every concurrency measured,
+    /// 1 to 128 (at 64: 51,705 against 34,274 events/s; BENCHMARKS.md, "Round 5").
     pub fn builder_for(config: &ResolvedWebhookConfig) -> HttpTransportBuilder {
         Self::builder()
             .destination_policy(config.destination_policy)
-            .http2(config.max_concurrency > Self::HTTP2_ABOVE_CONCURRENCY)
             .pool_max_idle_per_host(
                 config
                     .max_concurrency

@@ -187,7 +187,7 @@ async fn protocol_for_concurrency(max_concurrency: u32) -> Version {
 }
 
 #[tokio::test]
-async fn https_speaks_http1_by_default_and_http2_above_32_concurrent_deliveries() {
+async fn https_speaks_http1_by_default_at_every_concurrency() {
     let pki = TestPki::generate();
     let server = TestServer::tls(pki.server_config.clone(), no_content()).await;
     let transport = HttpTransport::builder()
@@ -206,9 +206,13 @@ async fn https_speaks_http1_by_default_and_http2_above_32_concurrent_deliveries(
         "builder default"
     );
 
-    assert_eq!(protocol_for_concurrency(4).await, Version::HTTP_11);
-    assert_eq!(protocol_for_concurrency(32).await, Version::HTTP_11);
-    assert_eq!(protocol_for_concurrency(33).await, Version::HTTP_2);
+    for concurrency in [1, 32, 33, 64, 256] {
+        assert_eq!(
+            protocol_for_concurrency(concurrency).await,
+            Version::HTTP_11,
+            "max_concurrency {concurrency}"
+        );
+    }
 }
 
 #[tokio::test]
