@@ -19,9 +19,13 @@ import sys
 from collections import defaultdict
 
 WIDTH, HEIGHT = 860, 520
+SIGNING = "raw-current+sign"
 LEFT, RIGHT, TOP, BOTTOM = 80, 250, 40, 60
 SIDES = {"raw": ("bare client", "#1f77b4"), "pipeline": ("pipeline", "#d62728"),
-         "seed": ("seed's shape", "#2ca02c"), "default": ("transport default", "#9467bd")}
+         "seed": ("seed's shape", "#2ca02c"), "default": ("transport default", "#9467bd"),
+         # The bare client on a current-thread runtime making, signing and timing out
+         # each request itself (`--client-runtimes ...,current+sign`).
+         SIGNING: ("bare client, signing", "#ff7f0e")}
 PROTOCOLS = {"http1": ("HTTP/1.1", ""), "https1": ("HTTPS/1.1", "8 4"),
              "https2": ("HTTPS/2", "2 3")}
 
@@ -40,7 +44,7 @@ def medians(path):
 
 def scale(lo, hi, size, flip):
     """A log scale from [lo, hi] to [0, size] (flipped for y)."""
-    span = math.log10(hi) - math.log10(lo)
+    span = (math.log10(hi) - math.log10(lo)) or 1.0  # one concurrency: a single column
 
     def to(v):
         x = (math.log10(v) - math.log10(lo)) / span * size
@@ -109,7 +113,9 @@ def table(path):
         for row in csv.DictReader(f):
             key = (row["protocol"], int(row["c"]))
             rows[key].setdefault(row["side"], {})[int(row["round"])] = row
-    sides = ["raw", "pipeline", "seed", "default"]
+    present = {side for by_side in rows.values() for side in by_side}
+    sides = [s for s in ("raw", SIGNING, "pipeline", "seed", "default")
+             if s in present or s in ("raw", "pipeline")]
     print("| protocol | C | " + " | ".join(
         f"{SIDES[s][0]} /s (× bare) [CPU µs: client / sink]" for s in sides) + " |")
     print("|---|---|" + "---|" * len(sides))
@@ -130,15 +136,24 @@ def table(path):
             cells.append(f"{rate:,.0f}{ratio} [{cpu[0]:.1f} / {cpu[1]:.1f}]")
         print(f"| {PROTOCOLS[protocol][0]} | {c} | " + " | ".join(cells) + " |")
     print()
-    print("| protocol | C | bare client: current | multi1 | multi2 |")
-    print("|---|---|---|---|---|")
+    names = flavours(rows)
+    print("| protocol | C | bare client: " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
     for (protocol, c), by_side in sorted(rows.items()):
         cells = []
-        for flavour in ("current", "multi1", "multi2"):
+        for flavour in names:
             rounds = by_side.get(f"raw-{flavour}", {})
             cells.append(f"{statistics.median(float(r['rate']) for r in rounds.values()):,.0f}"
                          if rounds else "")
         print(f"| {PROTOCOLS[protocol][0]} | {c} | " + " | ".join(cells) + " |")
+
+
+def flavours(rows):
+    """The bare client's runtimes found in the rows (`raw-<runtime>` sides), the
+    default three first, then the others (e.g. `current+sign`) by name."""
+    found = {side[4:] for by_side in rows.values() for side in by_side if side.startswith("raw-")}
+    default = [f for f in ("current", "multi1", "multi2") if f in found]
+    return default + sorted(found - set(default))
 
 
 def spread(path):
@@ -153,7 +168,7 @@ def spread(path):
     print("|---|---|---|---|---|---|---|---|")
     for (protocol, c), by_side in sorted(rates.items()):
         pipeline = by_side.get("pipeline", {})
-        for flavour in ("current", "multi1", "multi2"):
+        for flavour in flavours(rates):
             raw = by_side.get(f"raw-{flavour}", {})
             ratios = sorted(r / raw[n] for n, r in pipeline.items() if raw.get(n, 0) > 0)
             if len(ratios) < 2:

@@ -2,7 +2,9 @@
 # Issue 19's throughput table and chart: the bare client, the pipeline and the seed's
 # shape at concurrency 1, 4, 8, 32 and 64, over plain HTTP/1.1, HTTPS/1.1 and HTTPS/2
 # (and, over HTTPS/2, the transport's default protocol beside the pipeline), each side
-# alternating with the others in every round. Appends to benches/figures/throughput.csv
+# alternating with the others in every round. The bare client runs on three runtimes
+# (the fastest is the baseline) and once more signing each request itself
+# (`current+sign`); the sink is the load driver's default (`spinning`). Appends to benches/figures/throughput.csv
 # (remove it first for a fresh set), then redraws benches/figures/throughput.svg.
 # Usage: benches/throughput-figures.sh [extra load flags, e.g. -n 20000 --rounds 1]
 set -euo pipefail
@@ -15,6 +17,7 @@ for protocol in "" "--tls" "--tls --h2"; do
   sides=raw,pipeline,seed
   if [ "$protocol" = "--tls --h2" ]; then sides=raw,pipeline,seed,default; fi
   # shellcheck disable=SC2086
-  "$load" $protocol -c 1,4,8,32,64 -n 40000 --rounds 3 --sides "$sides" --csv "$csv" "$@"
+  "$load" $protocol -c 1,4,8,32,64 -n 40000 --rounds 3 --sides "$sides" \
+    --client-runtimes current,multi1,multi2,current+sign --csv "$csv" "$@"
 done
 python3 benches/chart.py "$csv" benches/figures/throughput.svg

@@ -4,7 +4,7 @@
 
 use crate::{BoxError, PHASE_BOUND};
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -17,6 +17,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use webhook_core::signing::{Signer, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use webhook_core::{WebhookMessage, WebhookPayload};
 
 /// What every client sends and how: the same URI, headers and body as the pipeline.
 #[derive(Clone)]
@@ -88,13 +90,73 @@ fn client(target: &Target, pool: usize) -> Result<Pooled, BoxError> {
     Ok(Pooled::Tls(builder.build(connector)))
 }
 
+/// The webhook headers' names, made once (as the worker's are).
+const ID_NAME: HeaderName = HeaderName::from_static(WEBHOOK_ID);
+const TIMESTAMP_NAME: HeaderName = HeaderName::from_static(WEBHOOK_TIMESTAMP);
+const SIGNATURE_NAME: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
+
+/// What a bare client that signs (`<runtime>+sign`) does per request, as every webhook
+/// sender must, with no queue and no worker: the message made from the payload (its
+/// JSON body and a fresh webhook id, as `Notifier::send` makes it), a fresh timestamp
+/// and HMAC over the body, and a timeout on the exchange.
+pub(crate) struct Signing {
+    pub(crate) signer: Signer,
+    pub(crate) payload: WebhookPayload,
+    /// `content-type`, `user-agent` and (over HTTP/1.1) `host`.
+    pub(crate) base: HeaderMap,
+    pub(crate) timeout: Duration,
+    /// The last second signed at and its `webhook-timestamp` value, remade when the
+    /// second changes (as the worker does).
+    pub(crate) stamp: std::sync::Mutex<(u64, HeaderValue)>,
+}
+
+impl Signing {
+    /// The `webhook-timestamp` value for `secs`.
+    fn stamp(&self, secs: u64) -> HeaderValue {
+        let mut last = self.stamp.lock().unwrap_or_else(|e| e.into_inner());
+        if last.0 != secs {
+            *last = (secs, HeaderValue::from(secs));
+        }
+        last.1.clone()
+    }
+}
+
 /// One POST of the target's body; an error unless the answer is 200.
-async fn post(client: &Pooled, target: &Target) -> Result<(), BoxError> {
-    let mut request = Request::new(Full::new(target.body.clone()));
+async fn post(client: &Pooled, target: &Target, signing: Option<&Signing>) -> Result<(), BoxError> {
+    let Some(signing) = signing else {
+        let mut request = Request::new(Full::new(target.body.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = target.uri.clone();
+        let turn = target.next.fetch_add(1, Ordering::Relaxed) as usize;
+        *request.headers_mut() = target.headers[turn % target.headers.len()].clone();
+        return exchange(client, request).await;
+    };
+    let message = WebhookMessage::from_payload(&signing.payload)?;
+    let id = message.id().as_str();
+    let mut request = Request::new(Full::new(message.body().clone()));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = target.uri.clone();
-    let turn = target.next.fetch_add(1, Ordering::Relaxed) as usize;
-    *request.headers_mut() = target.headers[turn % target.headers.len()].clone();
+    let headers = request.headers_mut();
+    headers.reserve(signing.base.len() + 3);
+    for (name, value) in &signing.base {
+        headers.append(name, value.clone());
+    }
+    headers.insert(ID_NAME, HeaderValue::try_from(id)?);
+    let now = webhook_core::time::unix_seconds(std::time::SystemTime::now());
+    let stamp = signing.stamp(now);
+    let signature = signing.signer.standard_signature(id, now, message.body());
+    headers.insert(TIMESTAMP_NAME, stamp);
+    headers.insert(
+        SIGNATURE_NAME,
+        HeaderValue::from_maybe_shared(Bytes::from(signature))?,
+    );
+    tokio::time::timeout(signing.timeout, exchange(client, request))
+        .await
+        .map_err(|_| "the sink did not answer in time")?
+}
+
+/// Sends `request` and reads the whole answer; an error unless it is 200.
+async fn exchange(client: &Pooled, request: Request<Full<Bytes>>) -> Result<(), BoxError> {
     let response = match client {
         Pooled::Plain(client) => client.request(request).await?,
         Pooled::Tls(client) => client.request(request).await?,
@@ -148,24 +210,32 @@ pub(crate) struct Bare {
     client: Pooled,
     target: Arc<Target>,
     c: u32,
+    signing: Option<Arc<Signing>>,
 }
 
 impl Bare {
-    /// A pooled client for `c` concurrent requests to `target`.
-    pub(crate) fn new(target: &Target, c: u32) -> Result<Self, BoxError> {
+    /// A pooled client for `c` concurrent requests to `target`; with `signing`, it signs
+    /// every request itself instead of sending header sets signed beforehand.
+    pub(crate) fn new(
+        target: &Target,
+        c: u32,
+        signing: Option<Arc<Signing>>,
+    ) -> Result<Self, BoxError> {
         Ok(Self {
             client: client(target, c as usize)?,
             target: Arc::new(target.clone()),
             c,
+            signing,
         })
     }
 
     /// `n` POSTs from `c` tasks, after `warm_up` untimed ones.
     pub(crate) async fn run(&self, warm_up: u64, n: u64) -> Result<Duration, BoxError> {
         let (client, target) = (self.client.clone(), self.target.clone());
+        let signing = self.signing.clone();
         timed(self.c, warm_up, n, move || {
-            let (client, target) = (client.clone(), target.clone());
-            async move { post(&client, &target).await }
+            let (client, target, signing) = (client.clone(), target.clone(), signing.clone());
+            async move { post(&client, &target, signing.as_deref()).await }
         })
         .await
     }
@@ -184,7 +254,7 @@ pub(crate) async fn seed_shape(
         let target = target.clone();
         async move {
             let client = client(&target, 0)?;
-            post(&client, &target).await
+            post(&client, &target, None).await
         }
     })
     .await

@@ -12,13 +12,17 @@
 //! ```
 //!
 //! Throughput mode starts a loopback sink in a separate process (this binary again, with
-//! `--sink`; a current-thread hyper server by default, the fastest sink found, see
-//! BENCHMARKS.md), over plain HTTP/1.1, or with `--tls` over HTTPS with a CA and a
+//! `--sink`; by default a current-thread hyper server whose thread never parks
+//! (`--sink-runtime spinning`), the fastest sink found, see BENCHMARKS.md, "Round 5";
+//! it keeps one core busy), over plain HTTP/1.1, or with `--tls` over HTTPS with a CA and a
 //! certificate made at run time (HTTP/1.1, or HTTP/2 with `--h2`). Then, for each
 //! concurrency C of `-c`, it measures the sides named by `--sides`:
 //! - `raw`: a bare hyper-util pooled client (plain `HttpConnector` without a TLS layer,
 //!   or hyper-rustls with only the run's protocol offered) POSTing the pipeline's exact
-//!   body and headers from C tasks on its own runtime (`--client-runtime`, `--threads`);
+//!   body and headers from C tasks on its own runtime (`--client-runtimes`; the fastest
+//!   is the baseline). `current+sign` adds a bare client that does per request what any
+//!   webhook sender must (the message from the payload, a fresh timestamp and HMAC, a
+//!   timeout), reported beside the others and never the baseline;
 //! - `pipeline`: a `Notifier` with `webhook_http::HttpTransport` (trusting the sink's CA
 //!   through its extra-root option, the run's protocol), signing on, a 10,000-slot queue
 //!   and `max_concurrency` C, timed from the first enqueue until the worker is idle.
@@ -113,7 +117,9 @@ struct Args {
     producers: u32,
     /// The bare client's runtimes, each measured in every slice (`current`, or
     /// `multi<N>` for a multi-thread runtime with N workers); each round's baseline is
-    /// the fastest of them.
+    /// the fastest of them. With `+sign` (e.g. `current+sign`) that client signs every
+    /// request itself (fresh timestamp, HMAC over the body) under a timeout, as any
+    /// webhook sender must; it is reported beside the others and never the baseline.
     #[arg(long, value_delimiter = ',', default_value = "current,multi1,multi2")]
     client_runtimes: Vec<String>,
     /// Runtime worker threads of the notifier with `--burst`.
@@ -125,8 +131,8 @@ struct Args {
     /// Worker threads of the notifier's runtime; without it, the library's default.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     notifier_threads: Option<u32>,
-    /// How the sink runs its server.
-    #[arg(long, value_enum, default_value_t = SinkRuntime::Current)]
+    /// How the sink runs its server (burst mode always uses a multi-thread one).
+    #[arg(long, value_enum, default_value_t = SinkRuntime::Spinning)]
     sink_runtime: SinkRuntime,
     /// The sink's threads (multi: runtime workers; per-thread: runtimes).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]

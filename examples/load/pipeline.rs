@@ -122,6 +122,11 @@ pub(crate) fn pipeline(
     })
 }
 
+/// Events per second no worker drains faster than (about twice the fastest measured), so
+/// a producer that sleeps for the excess over the low-water mark at this rate never lets
+/// the queue run dry.
+const FASTEST_DRAIN: f64 = 250_000.0;
+
 /// Enqueues `n` events from `producers` threads, each call timed. When the queue holds
 /// `backlog` events, producers pause until it holds half as many, so every enqueue
 /// finds room (and the queue never runs dry while the worker drains half the backlog).
@@ -144,13 +149,20 @@ pub(crate) fn produce(
                     while sent < count {
                         if notifier.stats().queued >= high_water {
                             // Refill in large batches: wait until the queue is half
-                            // empty, checking once a millisecond, so the harness's own
-                            // wake-ups cost the machine next to nothing per event.
+                            // empty, sleeping as long as the excess takes to drain at
+                            // `FASTEST_DRAIN` (at least a millisecond), so the producer
+                            // wakes a few times per refill instead of once a
+                            // millisecond: its wake-ups preempted the worker (with a
+                            // spinning sink the two share a core).
                             let waited = Instant::now();
-                            while notifier.stats().queued > low_water
-                                && waited.elapsed() < PHASE_BOUND
-                            {
-                                std::thread::sleep(Duration::from_millis(1));
+                            loop {
+                                let queued = notifier.stats().queued;
+                                if queued <= low_water || waited.elapsed() >= PHASE_BOUND {
+                                    break;
+                                }
+                                let excess = (queued - low_water) as f64;
+                                let drain = Duration::from_secs_f64(excess / FASTEST_DRAIN);
+                                std::thread::sleep(drain.max(Duration::from_millis(1)));
                             }
                         }
                         let stride = (count - sent).min(PACING_STRIDE as u64);

@@ -29,6 +29,12 @@ pub(crate) enum SinkRuntime {
     /// `--sink-threads` threads, each with its own current-thread runtime, accepting
     /// from the same listening socket.
     PerThread,
+    /// One current-thread runtime that never parks its thread: a task yields in a loop,
+    /// and the runtime looks at its sockets on every tick. A parked sink has to be woken
+    /// for each request that finds it idle, and on this machine (a KVM guest) the
+    /// client's `writev` pays for that wake-up (BENCHMARKS.md, "Round 5"); a receiver
+    /// on another host costs its sender nothing of the kind. It keeps one core busy.
+    Spinning,
 }
 
 /// What the sink process is told on its command line.
@@ -69,7 +75,8 @@ pub(crate) fn run_sink(spec: SinkSpec) -> Result<(), BoxError> {
     let acceptor = tls.map(|(_, config)| tokio_rustls::TlsAcceptor::from(config));
     let delay = Duration::from_millis(spec.delay_ms);
     match spec.runtime {
-        SinkRuntime::Current => serve_current(listener, acceptor, delay),
+        SinkRuntime::Current => serve_current(listener, acceptor, delay, false),
+        SinkRuntime::Spinning => serve_current(listener, acceptor, delay, true),
         SinkRuntime::Multi => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(spec.threads.max(1) as usize)
@@ -81,7 +88,7 @@ pub(crate) fn run_sink(spec: SinkSpec) -> Result<(), BoxError> {
             let threads: Vec<_> = (0..spec.threads.max(1))
                 .map(|_| {
                     let (listener, acceptor) = (listener.try_clone(), acceptor.clone());
-                    std::thread::spawn(move || serve_current(listener?, acceptor, delay))
+                    std::thread::spawn(move || serve_current(listener?, acceptor, delay, false))
                 })
                 .collect();
             for thread in threads {
@@ -92,15 +99,30 @@ pub(crate) fn run_sink(spec: SinkSpec) -> Result<(), BoxError> {
     }
 }
 
+/// Serves on a current-thread runtime on this thread; with `spin`, the thread never
+/// parks (see [`SinkRuntime::Spinning`]).
 fn serve_current(
     listener: std::net::TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     delay: Duration,
+    spin: bool,
 ) -> Result<(), BoxError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(accept_loop(listener, acceptor, delay))
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    if spin {
+        // Poll the sockets on every tick instead of every 61st.
+        builder.event_interval(1);
+    }
+    builder.enable_all().build()?.block_on(async move {
+        if spin {
+            // Always one task ready, so the runtime never waits in epoll.
+            tokio::spawn(async {
+                loop {
+                    tokio::task::yield_now().await;
+                }
+            });
+        }
+        accept_loop(listener, acceptor, delay).await
+    })
 }
 
 async fn accept_loop(
@@ -204,6 +226,7 @@ impl Sink {
             SinkRuntime::Current => "current",
             SinkRuntime::Multi => "multi",
             SinkRuntime::PerThread => "per-thread",
+            SinkRuntime::Spinning => "spinning",
         };
         let mut command = Command::new(std::env::current_exe()?);
         command.args(["--sink", "--sink-runtime", runtime]).args([
