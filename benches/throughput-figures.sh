@@ -4,8 +4,9 @@
 # (and, over HTTPS/2, the transport's default protocol beside the pipeline), each side
 # alternating with the others in every round. The bare client runs on three runtimes
 # (the fastest is the baseline) and once more signing each request itself
-# (`current+sign`); the sink is the load driver's default (`spinning`). Appends to benches/figures/throughput.csv
-# (remove it first for a fresh set), then redraws benches/figures/throughput.svg.
+# (`current+sign`); the sink is the load driver's default (`spinning`). Appends to
+# benches/figures/throughput.csv (remove it first for a fresh set), then redraws
+# benches/figures/throughput.svg.
 # Usage: benches/throughput-figures.sh [extra load flags, e.g. -n 20000 --rounds 1]
 set -euo pipefail
 cd "$(dirname "$0")/.."

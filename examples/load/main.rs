@@ -117,9 +117,10 @@ struct Args {
     producers: u32,
     /// The bare client's runtimes, each measured in every slice (`current`, or
     /// `multi<N>` for a multi-thread runtime with N workers); each round's baseline is
-    /// the fastest of them. With `+sign` (e.g. `current+sign`) that client signs every
-    /// request itself (fresh timestamp, HMAC over the body) under a timeout, as any
-    /// webhook sender must; it is reported beside the others and never the baseline.
+    /// the fastest of them. With `+sign` (e.g. `current+sign`) that client builds every
+    /// request's message from the payload, signs it (fresh timestamp, HMAC over the
+    /// body) and bounds it with a timeout, as any webhook sender must; it is reported
+    /// beside the others and never the baseline.
     #[arg(long, value_delimiter = ',', default_value = "current,multi1,multi2")]
     client_runtimes: Vec<String>,
     /// Runtime worker threads of the notifier with `--burst`.
