@@ -174,11 +174,7 @@ const SIGNS: &str = "+sign";
 
 /// What a signing bare client needs: the pipeline's payload, signer, fixed headers and
 /// timeout.
-fn signing(
-    config: &ResolvedWebhookConfig,
-    payload: &WebhookPayload,
-    h2: bool,
-) -> Result<clients::Signing, BoxError> {
+fn signing(config: &ResolvedWebhookConfig, payload: &WebhookPayload, h2: bool) -> clients::Signing {
     let mut base = http::HeaderMap::new();
     base.insert(
         http::header::CONTENT_TYPE,
@@ -194,13 +190,13 @@ fn signing(
     {
         base.insert(http::header::HOST, host.clone());
     }
-    Ok(clients::Signing {
+    clients::Signing {
         signer: config.signer(),
         payload: payload.clone(),
         base,
         timeout: config.timeout,
         stamp: std::sync::Mutex::new((0, http::HeaderValue::from(0_u64))),
-    })
+    }
 }
 
 fn open_csv(path: Option<&std::path::Path>) -> Result<Option<std::fs::File>, BoxError> {
@@ -281,7 +277,7 @@ impl Run<'_> {
             roots: self.roots.clone(),
             h2: self.args.h2,
         };
-        let signs = Arc::new(signing(&config, &self.payload, self.args.h2)?);
+        let signs = Arc::new(signing(&config, &self.payload, self.args.h2));
         let notifier = self.notifier(config.clone(), self.args.transport_default)?;
         let default = self.notifier(config, true)?;
         let bares = (self.raw_runtimes.iter())
