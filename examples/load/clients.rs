@@ -2,9 +2,10 @@
 //! fastest client we could build), and the seed's shape (a new client, connection and,
 //! over TLS, handshake per request).
 
+use crate::pipeline::signed_headers;
 use crate::{BoxError, PHASE_BOUND};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -17,7 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use webhook_core::signing::{Signer, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use webhook_core::signing::Signer;
 use webhook_core::{WebhookMessage, WebhookPayload};
 
 /// What every client sends and how: the same URI, headers and body as the pipeline.
@@ -90,73 +91,46 @@ fn client(target: &Target, pool: usize) -> Result<Pooled, BoxError> {
     Ok(Pooled::Tls(builder.build(connector)))
 }
 
-/// The webhook headers' names, made once (as the worker's are).
-const ID_NAME: HeaderName = HeaderName::from_static(WEBHOOK_ID);
-const TIMESTAMP_NAME: HeaderName = HeaderName::from_static(WEBHOOK_TIMESTAMP);
-const SIGNATURE_NAME: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
-
 /// What a bare client that signs (`<runtime>+sign`) does per request, as every webhook
 /// sender must, with no queue and no worker: the message made from the payload (its
-/// JSON body and a fresh webhook id, as `Notifier::send` makes it), a fresh timestamp
-/// and HMAC over the body, and a timeout on the exchange.
+/// JSON body and a fresh webhook id, as `Notifier::send` makes it), its headers signed
+/// now (`Signer::sign_into`), and a timeout on the exchange.
 pub(crate) struct Signing {
     pub(crate) signer: Signer,
     pub(crate) payload: WebhookPayload,
-    /// `content-type`, `user-agent` and (over HTTP/1.1) `host`.
-    pub(crate) base: HeaderMap,
+    /// Over HTTP/1.1, the `host` header the transport sends.
+    pub(crate) host: Option<HeaderValue>,
     pub(crate) timeout: Duration,
-    /// The last second signed at and its `webhook-timestamp` value, remade when the
-    /// second changes (as the worker does).
-    pub(crate) stamp: std::sync::Mutex<(u64, HeaderValue)>,
 }
 
-impl Signing {
-    /// The `webhook-timestamp` value for `secs`.
-    fn stamp(&self, secs: u64) -> HeaderValue {
-        let mut last = self.stamp.lock().unwrap_or_else(|e| e.into_inner());
-        if last.0 != secs {
-            *last = (secs, HeaderValue::from(secs));
-        }
-        last.1.clone()
-    }
-}
-
-/// One POST of the target's body; an error unless the answer is 200.
+/// One POST to the target (its body and one of its header sets in turn, or with
+/// `signing` a message made and signed now); an error unless the answer is 200.
 async fn post(client: &Pooled, target: &Target, signing: Option<&Signing>) -> Result<(), BoxError> {
     let Some(signing) = signing else {
-        let mut request = Request::new(Full::new(target.body.clone()));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = target.uri.clone();
         let turn = target.next.fetch_add(1, Ordering::Relaxed) as usize;
-        *request.headers_mut() = target.headers[turn % target.headers.len()].clone();
-        return exchange(client, request).await;
+        let headers = target.headers[turn % target.headers.len()].clone();
+        return exchange(client, target, target.body.clone(), headers).await;
     };
     let message = WebhookMessage::from_payload(&signing.payload)?;
-    let id = message.id().as_str();
-    let mut request = Request::new(Full::new(message.body().clone()));
-    *request.method_mut() = Method::POST;
-    *request.uri_mut() = target.uri.clone();
-    let headers = request.headers_mut();
-    headers.reserve(signing.base.len() + 3);
-    for (name, value) in &signing.base {
-        headers.append(name, value.clone());
-    }
-    headers.insert(ID_NAME, HeaderValue::try_from(id)?);
-    let now = webhook_core::time::unix_seconds(std::time::SystemTime::now());
-    let stamp = signing.stamp(now);
-    let signature = signing.signer.standard_signature(id, now, message.body());
-    headers.insert(TIMESTAMP_NAME, stamp);
-    headers.insert(
-        SIGNATURE_NAME,
-        HeaderValue::from_maybe_shared(Bytes::from(signature))?,
-    );
-    tokio::time::timeout(signing.timeout, exchange(client, request))
+    let headers = signed_headers(&signing.signer, &message, signing.host.as_ref());
+    let body = message.body().clone();
+    tokio::time::timeout(signing.timeout, exchange(client, target, body, headers))
         .await
         .map_err(|_| "the sink did not answer in time")?
 }
 
-/// Sends `request` and reads the whole answer; an error unless it is 200.
-async fn exchange(client: &Pooled, request: Request<Full<Bytes>>) -> Result<(), BoxError> {
+/// POSTs `body` with `headers` to the target and reads the whole answer; an error
+/// unless it is 200.
+async fn exchange(
+    client: &Pooled,
+    target: &Target,
+    body: Bytes,
+    headers: HeaderMap,
+) -> Result<(), BoxError> {
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = target.uri.clone();
+    *request.headers_mut() = headers;
     let response = match client {
         Pooled::Plain(client) => client.request(request).await?,
         Pooled::Tls(client) => client.request(request).await?,

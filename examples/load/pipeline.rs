@@ -2,10 +2,10 @@
 
 use crate::sink::Sink;
 use crate::{BoxError, PACING_STRIDE, PHASE_BOUND, QUEUE_CAPACITY, SECRET};
-use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 use std::time::{Duration, Instant};
-use webhook_core::signing::WEBHOOK_ID;
+use webhook_core::signing::{Signer, WEBHOOK_ID};
 use webhook_core::worker::USER_AGENT_VALUE;
 use webhook_core::{
     EnqueueOutcome, Notifier, ResolvedWebhookConfig, WebhookConfig, WebhookContext,
@@ -65,21 +65,25 @@ pub(crate) fn config(
     .resolve()?)
 }
 
-/// The headers the pipeline sends for one attempt (fixed id and timestamp).
+/// The headers the pipeline sends for one attempt of `message`, signed now, plus `host`
+/// when given (over HTTP/1.1 the transport sends the one its destination made).
 pub(crate) fn signed_headers(
-    config: &ResolvedWebhookConfig,
+    signer: &Signer,
     message: &WebhookMessage,
+    host: Option<&HeaderValue>,
 ) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+    // Room for all of them: content-type, user-agent, id, host, timestamp, signature.
+    let mut headers = HeaderMap::with_capacity(8);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     if let Ok(id) = HeaderValue::try_from(message.id().as_str()) {
         headers.insert(WEBHOOK_ID, id);
     }
+    if let Some(host) = host {
+        headers.insert(HOST, host.clone());
+    }
     let now = webhook_core::time::unix_seconds(std::time::SystemTime::now());
-    config
-        .signer()
-        .sign_into(&mut headers, message.id().as_str(), now, message.body());
+    signer.sign_into(&mut headers, message.id().as_str(), now, message.body());
     headers
 }
 

@@ -1,7 +1,7 @@
 //! Throughput mode: the sides alternate in slices within rounds, for each concurrency.
 
 use crate::burst::{CountingObserver, install_recorder};
-use crate::clients::{self, Bare, Target};
+use crate::clients::{self, Bare, Signing, Target};
 use crate::figures::{CpuMeter, Tally, median, peak_rss_mib, quantile};
 use crate::pipeline::{config, pipeline, seed_payload, signed_headers, url};
 use crate::sink::{Sink, SinkSpec};
@@ -133,18 +133,21 @@ fn header_sets(
     payload: &WebhookPayload,
     h2: bool,
 ) -> Result<Vec<http::HeaderMap>, BoxError> {
-    let host = (config.destination.as_ref())
-        .and_then(|d| d.host_header())
-        .filter(|_| !h2);
+    let (signer, host) = (config.signer(), host_header(config, h2));
     (0..256)
         .map(|_| {
-            let mut headers = signed_headers(config, &WebhookMessage::from_payload(payload)?);
-            if let Some(host) = host {
-                headers.insert(http::header::HOST, host.clone());
-            }
-            Ok(headers)
+            let message = WebhookMessage::from_payload(payload)?;
+            Ok(signed_headers(&signer, &message, host.as_ref()))
         })
         .collect()
+}
+
+/// The `host` header the transport sends over HTTP/1.1 (none with HTTP/2).
+fn host_header(config: &ResolvedWebhookConfig, h2: bool) -> Option<http::HeaderValue> {
+    (config.destination.as_ref())
+        .and_then(|d| d.host_header())
+        .filter(|_| !h2)
+        .cloned()
 }
 
 /// A runtime for the bare client: `current`, or `multi<N>` (N worker threads), either
@@ -172,30 +175,14 @@ fn client_runtime(label: &str) -> Result<Runtime, BoxError> {
 /// The suffix of a bare-client runtime label that makes the client sign each request.
 const SIGNS: &str = "+sign";
 
-/// What a signing bare client needs: the pipeline's payload, signer, fixed headers and
+/// What a signing bare client needs: the pipeline's signer, payload, `host` and
 /// timeout.
-fn signing(config: &ResolvedWebhookConfig, payload: &WebhookPayload, h2: bool) -> clients::Signing {
-    let mut base = http::HeaderMap::new();
-    base.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    base.insert(
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static(webhook_core::worker::USER_AGENT_VALUE),
-    );
-    if let Some(host) = (config.destination.as_ref())
-        .and_then(|d| d.host_header())
-        .filter(|_| !h2)
-    {
-        base.insert(http::header::HOST, host.clone());
-    }
-    clients::Signing {
+fn signing(config: &ResolvedWebhookConfig, payload: &WebhookPayload, h2: bool) -> Signing {
+    Signing {
         signer: config.signer(),
         payload: payload.clone(),
-        base,
+        host: host_header(config, h2),
         timeout: config.timeout,
-        stamp: std::sync::Mutex::new((0, http::HeaderValue::from(0_u64))),
     }
 }
 
