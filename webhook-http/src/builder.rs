@@ -200,8 +200,9 @@ impl HttpTransportBuilder {
             schemes.enable_http1().wrap_connector(under_tls)
         };
 
-        let mut clients = Client::builder(TokioExecutor::new());
-        clients
+        // One set of client settings, built twice.
+        let mut settings = Client::builder(TokioExecutor::new());
+        settings
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(self.pool_idle_timeout)
@@ -212,8 +213,8 @@ impl HttpTransportBuilder {
             .http2_initial_connection_window_size(1024 * 1024);
         // `http://` goes through the bare TCP connector, around the TLS layer.
         let clients = Clients {
-            tls: clients.build(connector),
-            plain: clients.build(http),
+            tls: settings.build(connector),
+            plain: settings.build(http),
         };
 
         Ok(HttpTransport::from_parts(
