@@ -144,18 +144,24 @@ fn is_plain(bytes: &[u8]) -> bool {
     fn equal(x: u64, b: u8) -> u64 {
         below(x ^ (ONES * u64::from(b)), 1)
     }
-    let mut chunks = bytes.chunks_exact(8);
     let any = |x: u64| below(x, 0x20) | equal(x, b'"') | equal(x, b'\\') != 0;
-    for chunk in &mut chunks {
-        if any(u64::from_ne_bytes(chunk.try_into().unwrap_or_default())) {
-            return false;
-        }
+    let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or_default());
+    let half = |b: &[u8]| u64::from(u32::from_ne_bytes(b.try_into().unwrap_or_default()));
+    let len = bytes.len();
+    // Overlapping loads cover the ends with no copy: the last eight bytes (or, below
+    // eight, the first four and the last four) in one more step. Copying the tail into
+    // a padded buffer instead called `memcpy` for every string, most of them short.
+    let last = match len {
+        8.. => word(&bytes[len - 8..]),
+        4..=7 => half(&bytes[..4]) | half(&bytes[len - 4..]) << 32,
+        _ => return !bytes.iter().any(|&b| needs_escape(b)),
+    };
+    if any(last) {
+        return false;
     }
-    // The last 0..=7 bytes, padded with a byte that needs no escaping, in one more step
-    // (most payload strings are shorter than eight bytes).
-    let mut last = [b'a'; 8];
-    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    !any(u64::from_ne_bytes(last))
+    !bytes[..len - len % 8]
+        .chunks_exact(8)
+        .any(|chunk| any(word(chunk)))
 }
 
 fn needs_escape(b: u8) -> bool {
@@ -323,6 +329,23 @@ mod tests {
                 commit: s(11),
                 ci_gate: s(0),
             },
+        }
+    }
+
+    #[test]
+    fn is_plain_finds_a_byte_to_escape_at_every_position_of_every_short_length() {
+        for len in 0..=33 {
+            for fill in [b'a', b' ', 0x7f, 0x80, 0xff] {
+                let plain = vec![fill; len];
+                assert!(is_plain(&plain), "len {len} fill {fill:#x}");
+                for at in 0..len {
+                    for special in [0x00, 0x1f, b'"', b'\\', b'\n'] {
+                        let mut bytes = plain.clone();
+                        bytes[at] = special;
+                        assert!(!is_plain(&bytes), "len {len} at {at} byte {special:#x}");
+                    }
+                }
+            }
         }
     }
 
