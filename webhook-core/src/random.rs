@@ -52,26 +52,23 @@ const BLOCK: u64 = 1024;
 ///
 /// Each thread takes [`BLOCK`] values at once and uses them in turn: with one atomic add
 /// per call, every enqueue took the counter's cache line from the core that enqueued
-/// last (BENCHMARKS.md, round 6). Blocks never overlap. (The block needs no destructor,
-/// so it stays usable while a thread is torn down; were it not, the call would take a
-/// single value, which no block holds either.)
+/// last (BENCHMARKS.md, round 6). Blocks start at multiples of `BLOCK` and never
+/// overlap, so a thread needs to keep only its next value: one at a block's start means
+/// its block is used up (or it has none yet).
 fn unique_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     thread_local! {
-        /// The rest of this thread's block: the next value and the end (exclusive).
-        static BLOCK_LEFT: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        /// This thread's next value.
+        static NEXT: Cell<u64> = const { Cell::new(0) };
     }
-    BLOCK_LEFT
-        .try_with(|left| {
-            let (mut next, mut end) = left.get();
-            if next == end {
-                next = COUNTER.fetch_add(BLOCK, Ordering::Relaxed);
-                end = next + BLOCK;
-            }
-            left.set((next + 1, end));
-            next
-        })
-        .unwrap_or_else(|_| COUNTER.fetch_add(1, Ordering::Relaxed))
+    NEXT.with(|next| {
+        let mut n = next.get();
+        if n % BLOCK == 0 {
+            n = COUNTER.fetch_add(BLOCK, Ordering::Relaxed);
+        }
+        next.set(n + 1);
+        n
+    })
 }
 
 /// The 64-bit finalizer of SplitMix64: a bijection that spreads every input bit.

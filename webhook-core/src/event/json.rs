@@ -159,9 +159,7 @@ fn is_plain(bytes: &[u8]) -> bool {
     if any(last) {
         return false;
     }
-    !bytes[..len - len % 8]
-        .chunks_exact(8)
-        .any(|chunk| any(word(chunk)))
+    !bytes.chunks_exact(8).any(|chunk| any(word(chunk)))
 }
 
 fn needs_escape(b: u8) -> bool {
