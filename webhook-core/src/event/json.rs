@@ -132,8 +132,25 @@ fn string(out: &mut Vec<u8>, value: &str) -> bool {
     plain
 }
 
-/// Whether no byte needs escaping, eight bytes at a time.
+/// Whether no byte needs escaping.
+///
+/// Strings of 16 bytes or more are checked 16 bytes at a time, each block by a
+/// branch-free fold that the compiler turns into a few SIMD instructions (SSE2, which
+/// every x86-64 has), and the last 16 bytes in one more block that overlaps the one
+/// before. Shorter strings use two overlapping 8-byte (or 4-byte) words and a bit
+/// trick. For the bench's seed payload, callgrind counts 2,596 instructions per
+/// `WebhookMessage::from_payload` against 2,889 with the 8-byte word loop at every
+/// length.
 fn is_plain(bytes: &[u8]) -> bool {
+    let len = bytes.len();
+    if len >= BLOCK {
+        let block = |b: &[u8]| {
+            b.iter()
+                .fold(0u8, |acc, &b| acc | u8::from(needs_escape(b)))
+                == 0
+        };
+        return block(&bytes[len - BLOCK..]) && bytes.chunks_exact(BLOCK).all(block);
+    }
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     /// A high bit set in the lanes (exactly: at least one lane) whose byte is below `n`
@@ -147,20 +164,17 @@ fn is_plain(bytes: &[u8]) -> bool {
     let any = |x: u64| below(x, 0x20) | equal(x, b'"') | equal(x, b'\\') != 0;
     let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or_default());
     let half = |b: &[u8]| u64::from(u32::from_ne_bytes(b.try_into().unwrap_or_default()));
-    let len = bytes.len();
-    // Overlapping loads cover the ends with no copy: the last eight bytes (or, below
-    // eight, the first four and the last four) in one more step. Copying the tail into
-    // a padded buffer instead called `memcpy` for every string, most of them short.
-    let last = match len {
-        8.. => word(&bytes[len - 8..]),
-        4..=7 => half(&bytes[..4]) | half(&bytes[len - 4..]) << 32,
-        _ => return !bytes.iter().any(|&b| needs_escape(b)),
-    };
-    if any(last) {
-        return false;
+    // Overlapping loads cover the string with no copy: the first and the last eight
+    // bytes (or, below eight, the first four and the last four).
+    match len {
+        8.. => !any(word(&bytes[..8])) && !any(word(&bytes[len - 8..])),
+        4..=7 => !any(half(&bytes[..4]) | half(&bytes[len - 4..]) << 32),
+        _ => !bytes.iter().any(|&b| needs_escape(b)),
     }
-    !bytes.chunks_exact(8).any(|chunk| any(word(chunk)))
 }
+
+/// The block [`is_plain`] checks at once.
+const BLOCK: usize = 16;
 
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
@@ -335,7 +349,7 @@ mod tests {
 
     #[test]
     fn is_plain_finds_a_byte_to_escape_at_every_position_of_every_short_length() {
-        for len in 0..=33 {
+        for len in 0..=49 {
             for fill in [b'a', b' ', 0x7f, 0x80, 0xff] {
                 let plain = vec![fill; len];
                 assert!(is_plain(&plain), "len {len} fill {fill:#x}");
