@@ -164,8 +164,8 @@ fn is_plain(bytes: &[u8]) -> bool {
     let any = |x: u64| below(x, 0x20) | equal(x, b'"') | equal(x, b'\\') != 0;
     let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or_default());
     let half = |b: &[u8]| u64::from(u32::from_ne_bytes(b.try_into().unwrap_or_default()));
-    // Overlapping loads cover the string with no copy: the first and the last eight
-    // bytes (or, below eight, the first four and the last four).
+    // Below 16 bytes, overlapping loads cover the string with no copy: the first and
+    // the last eight bytes (or, below eight, the first four and the last four).
     match len {
         8.. => !any(word(&bytes[..8])) && !any(word(&bytes[len - 8..])),
         4..=7 => !any(half(&bytes[..4]) | half(&bytes[len - 4..]) << 32),
