@@ -39,23 +39,73 @@ impl Rfc3339 {
         let ms = unix_millis(at);
         let secs = ms / 1000;
         let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
-        let sod = secs % 86_400;
+        let sod = (secs % 86_400) as u32;
+        let millis = (ms % 1000) as u32;
+        match u32::try_from(y) {
+            Ok(year) if year <= 9999 => Self::four_digit_year(year, mo, d, sod, millis),
+            _ => Self::any_year(y, mo, d, sod, millis),
+        }
+    }
+
+    /// The usual case, every field at a fixed place: 24 bytes written at once. The
+    /// seed's `notify_*` functions stamp every event with the time they are called, and
+    /// the digit-by-digit writer (`any_year`) took about 690 instructions per stamp
+    /// (callgrind), more than a fifth of an enqueue.
+    fn four_digit_year(year: u32, month: u32, day: u32, sod: u32, millis: u32) -> Self {
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        let (hour, minute, second) = (sod / 3600, sod / 60 % 60, sod % 60);
+        let text = [
+            digit(year / 1000),
+            digit(year / 100),
+            digit(year / 10),
+            digit(year),
+            b'-',
+            digit(month / 10),
+            digit(month),
+            b'-',
+            digit(day / 10),
+            digit(day),
+            b'T',
+            digit(hour / 10),
+            digit(hour),
+            b':',
+            digit(minute / 10),
+            digit(minute),
+            b':',
+            digit(second / 10),
+            digit(second),
+            b'.',
+            digit(millis / 100),
+            digit(millis / 10),
+            digit(millis),
+            b'Z',
+        ];
+        let mut bytes = [0; 48];
+        bytes[..text.len()].copy_from_slice(&text);
+        Self {
+            bytes,
+            len: text.len(),
+        }
+    }
+
+    /// Any year (past 9999 the year takes more than four digits), digit by digit.
+    fn any_year(year: i64, month: u32, day: u32, sod: u32, millis: u32) -> Self {
         let mut stamp = Self {
             bytes: [0; 48],
             len: 0,
         };
-        stamp.number(y.unsigned_abs(), 4);
+        stamp.number(year.unsigned_abs(), 4);
         let parts = [
-            (b'-', u64::from(mo), 2),
-            (b'-', u64::from(d), 2),
+            (b'-', month, 2),
+            (b'-', day, 2),
             (b'T', sod / 3600, 2),
             (b':', (sod / 60) % 60, 2),
             (b':', sod % 60, 2),
-            (b'.', ms % 1000, 3),
+            (b'.', millis, 3),
         ];
         for (separator, value, width) in parts {
             stamp.push(separator);
-            stamp.number(value, width);
+            stamp.number(u64::from(value), width);
         }
         stamp.push(b'Z');
         stamp
@@ -143,6 +193,24 @@ mod tests {
         assert_eq!(rfc3339(far), "10000-01-01T00:00:00.000Z");
         let last = UNIX_EPOCH + Duration::from_millis(u64::MAX);
         assert!(rfc3339(last).ends_with(".615Z"), "{}", rfc3339(last));
+        let end = UNIX_EPOCH + Duration::from_millis(253_402_300_799_999); // 9999-12-31
+        assert_eq!(rfc3339(end), "9999-12-31T23:59:59.999Z");
+    }
+
+    proptest! {
+        /// The fixed-place writer and the digit-by-digit one agree on every instant
+        /// with a four-digit year.
+        #[test]
+        fn both_writers_agree_up_to_year_9999(ms in 0u64..253_402_300_800_000) {
+            let secs = ms / 1000;
+            let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+            let (sod, millis) = ((secs % 86_400) as u32, (ms % 1000) as u32);
+            let fast = Rfc3339::four_digit_year(y as u32, mo, d, sod, millis);
+            let slow = Rfc3339::any_year(y, mo, d, sod, millis);
+            prop_assert_eq!(fast.as_str(), slow.as_str());
+            let at = Rfc3339::at(UNIX_EPOCH + Duration::from_millis(ms));
+            prop_assert_eq!(at.as_str(), slow.as_str());
+        }
     }
 
     #[test]
