@@ -48,9 +48,9 @@ impl Rfc3339 {
     }
 
     /// The usual case, every field at a fixed place: 24 bytes written at once. The
-    /// seed's `notify_*` functions stamp every event with the time they are called, and
-    /// the digit-by-digit writer (`any_year`) took about 690 instructions per stamp
-    /// (callgrind), more than a fifth of an enqueue.
+    /// seed's `notify_*` functions stamp every event with the time they are called;
+    /// callgrind counts 338 instructions per `Rfc3339::at` this way against 807 with the
+    /// digit-by-digit writer (`any_year`) for every year (BENCHMARKS.md, "Round 8").
     fn four_digit_year(year: u32, month: u32, day: u32, sod: u32, millis: u32) -> Self {
         let digit = |n: u32| b'0' + (n % 10) as u8;
         let (hour, minute, second) = (sod / 3600, sod / 60 % 60, sod % 60);
