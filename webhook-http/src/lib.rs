@@ -77,6 +77,7 @@
 mod body;
 mod builder;
 mod classify;
+mod deadline;
 mod error;
 mod resolver;
 mod tls;

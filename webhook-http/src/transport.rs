@@ -1,6 +1,7 @@
 //! [`HttpTransport`]: one delivery attempt over a pooled hyper client.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, Tran
 use crate::body::{Drained, drain};
 use crate::builder::HttpTransportBuilder;
 use crate::classify::transport_error;
+use crate::deadline::Timers;
 use crate::error::BuildError;
 use crate::resolver::GuardedResolver;
 
@@ -68,6 +70,8 @@ pub struct HttpTransport {
     max_response_body_bytes: usize,
     connect_timeout: Duration,
     http2: bool,
+    /// Finished attempts' timers, reused by the next ones (see `deadline`).
+    timers: Arc<Timers>,
 }
 
 impl HttpTransport {
@@ -120,6 +124,7 @@ impl HttpTransport {
             max_response_body_bytes,
             connect_timeout,
             http2,
+            timers: Arc::default(),
         }
     }
 
@@ -166,7 +171,8 @@ impl Transport for HttpTransport {
         // This future is boxed once per attempt, so what it holds across its awaits is
         // kept small (under 1 KiB, inside glibc's per-thread cache; a test pins it): the
         // request goes into hyper's own future before the first await, and one timer
-        // bounds both the exchange and the body read.
+        // bounds both the exchange and the body read (a timer kept from an earlier
+        // attempt, see `deadline`).
         let DeliveryRequest {
             destination,
             headers,
@@ -200,8 +206,7 @@ impl Transport for HttpTransport {
                 self.clients.plain.request(outgoing)
             }
         };
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
+        let mut deadline = self.timers.start(timeout);
 
         let response = tokio::select! {
             biased;
@@ -209,7 +214,7 @@ impl Transport for HttpTransport {
                 Ok(response) => response,
                 Err(err) => return Err(transport_error(&err, destination.redacted())),
             },
-            () = &mut deadline => return Err(timed_out()),
+            () = deadline.passed() => return Err(timed_out()),
         };
         let status = response.status();
         let retry_after = response
@@ -221,7 +226,7 @@ impl Transport for HttpTransport {
         let read = tokio::select! {
             biased;
             drained = drain(response.into_body(), self.max_response_body_bytes) => Some(drained),
-            () = &mut deadline => None,
+            () = deadline.passed() => None,
         };
         match read {
             // hyper-util hands an HTTP/1 connection back to the pool from a task it

@@ -39,6 +39,47 @@ async fn a_server_that_never_answers_times_out_within_the_request_timeout() {
     assert_eq!(server.connections(), 1);
 }
 
+/// The transport hands a finished attempt's timer to the next attempt, still armed for
+/// the old deadline; an attempt whose own deadline is later must not time out then.
+#[tokio::test]
+async fn an_attempt_gets_its_whole_timeout_after_a_shorter_one_left_its_timer() {
+    let answering = common::TestServer::plain(common::no_content()).await;
+    let silent = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        std::future::pending::<()>().await;
+        drop(stream);
+    })
+    .await;
+    let transport = local_transport();
+
+    // Ends at once; its timer (armed for 300 ms from now) is kept.
+    let first = transport
+        .send(common::request(
+            &answering.http_url("/hook"),
+            Duration::from_millis(300),
+        ))
+        .await
+        .expect("answered");
+    assert_eq!(first.status.as_u16(), 204);
+
+    let timeout = Duration::from_millis(700);
+    let started = Instant::now();
+    let err = transport
+        .send(common::request(&silent.http_url("/hook"), timeout))
+        .await
+        .expect_err("no answer");
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(err, TransportError::Timeout { after, .. } if after == timeout),
+        "{err:?}"
+    );
+    assert!(
+        elapsed >= timeout,
+        "timed out at the earlier deadline: {elapsed:?}"
+    );
+    assert!(elapsed < timeout + PROMPTLY, "returned late: {elapsed:?}");
+}
+
 #[tokio::test]
 async fn a_server_that_stalls_mid_headers_times_out_too() {
     let server = RawServer::start(|mut stream| async move {

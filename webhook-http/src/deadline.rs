@@ -1,0 +1,251 @@
+//! The attempt's deadline, on a tokio timer reused from one attempt to the next.
+//!
+//! A fresh `tokio::time::sleep` per attempt registers an entry in the runtime's timer
+//! wheel on its first poll and removes it again when the attempt ends in time, as nearly
+//! every attempt does: two trips through the driver's lock, a clock read and the wheel's
+//! bookkeeping. In the load driver at C = 8 (BENCHMARKS.md, "Round 9"), a build whose
+//! attempts had no timer at all delivered 0.851, 0.869 and 0.883 of the bare client
+//! against 0.847, 0.844 and 0.831 for the build with one: about 3 % of the throughput.
+//!
+//! So a transport keeps the timers of finished attempts and hands them to the next ones
+//! still armed. An attempt that starts at `t` with timeout `T` must end by `t + T`; a
+//! timer left by an attempt that started earlier with the same timeout is armed for an
+//! earlier instant, which is never too late. It may fire first: the attempt then moves
+//! it to its own deadline and waits on. With attempts far shorter than their timeout
+//! that happens about once per timer per timeout, instead of a registration per attempt.
+//! A timer armed for a later instant (a longer timeout before), or one that has already
+//! fired, is moved to the attempt's deadline at once, as a fresh timer would be.
+//!
+//! A timer belongs to the runtime whose clock it reads, so each kept timer is marked
+//! with its runtime's id and only taken by an attempt on the same runtime. A kept timer
+//! still wakes the task that last waited on it when it fires; that task is polled once
+//! for nothing (futures allow spurious wake-ups), about once per timeout.
+
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::runtime::{Handle, Id};
+use tokio::time::{Instant, Sleep};
+
+/// The most timers a transport keeps between attempts: more than the deliveries any
+/// notifier runs at once (`max_concurrency` is at most 256), so a busy transport finds
+/// one for every attempt, while a burst of concurrent attempts leaves no more than this
+/// behind.
+const KEPT: usize = 1024;
+
+/// How far ahead a deadline that overflows the clock is put (tokio's own limit for
+/// sleeps is of the same order).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// A kept timer and the runtime it belongs to.
+struct Kept {
+    runtime: Id,
+    sleep: Pin<Box<Sleep>>,
+}
+
+/// Timers of finished attempts, ready for the next ones (shared by a transport's
+/// clones).
+#[derive(Default)]
+pub(crate) struct Timers {
+    kept: Mutex<Vec<Kept>>,
+}
+
+impl Timers {
+    /// The deadline of an attempt that starts now and may last `timeout`.
+    ///
+    /// Must be called inside a tokio runtime with time enabled (as the transport's
+    /// `send` is).
+    pub(crate) fn start(&self, timeout: Duration) -> Deadline<'_> {
+        let runtime = Handle::current().id();
+        let now = Instant::now();
+        let at = now.checked_add(timeout).unwrap_or_else(|| now + FAR_FUTURE);
+        let sleep = match self.take(runtime) {
+            Some(mut sleep) => {
+                let armed = sleep.deadline();
+                if armed > at || armed <= now || sleep.is_elapsed() {
+                    sleep.as_mut().reset(at);
+                }
+                sleep
+            }
+            None => Box::pin(tokio::time::sleep_until(at)),
+        };
+        Deadline {
+            timers: self,
+            runtime,
+            at,
+            sleep: Some(sleep),
+        }
+    }
+
+    /// A kept timer of `runtime`, the most recently kept first.
+    fn take(&self, runtime: Id) -> Option<Pin<Box<Sleep>>> {
+        let mut kept = self.lock();
+        let i = kept.iter().rposition(|k| k.runtime == runtime)?;
+        Some(kept.swap_remove(i).sleep)
+    }
+
+    fn keep(&self, runtime: Id, sleep: Pin<Box<Sleep>>) {
+        let mut kept = self.lock();
+        if kept.len() < KEPT {
+            kept.push(Kept { runtime, sleep });
+        }
+    }
+
+    /// How many timers are kept (for tests).
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {
+        // The lock guards a list of timers only; a panic elsewhere cannot leave it
+        // half-changed, so a poisoned lock is used as it is.
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One attempt's deadline; its timer goes back to the transport when it is dropped.
+pub(crate) struct Deadline<'a> {
+    timers: &'a Timers,
+    runtime: Id,
+    at: Instant,
+    /// Always `Some` until dropped.
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Deadline<'_> {
+    /// Resolves once the deadline has passed (and, if polled again, at once).
+    pub(crate) async fn passed(&mut self) {
+        let Some(sleep) = self.sleep.as_mut() else {
+            return;
+        };
+        loop {
+            sleep.as_mut().await;
+            // The timer fired at the instant it was armed for: the attempt's own, or an
+            // earlier one left by a previous attempt.
+            if sleep.deadline() >= self.at {
+                return;
+            }
+            sleep.as_mut().reset(self.at);
+        }
+    }
+}
+
+impl Drop for Deadline<'_> {
+    fn drop(&mut self) {
+        if let Some(sleep) = self.sleep.take() {
+            self.timers.keep(self.runtime, sleep);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_passes_after_its_timeout_and_not_before() {
+        let timers = Timers::default();
+        let started = Instant::now();
+        let mut deadline = timers.start(Duration::from_secs(5));
+        deadline.passed().await;
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kept_timer_armed_earlier_is_moved_to_the_new_deadline_when_it_fires() {
+        let timers = Timers::default();
+        // An attempt at t = 0 with a 10 s timeout ends at once; its timer is kept,
+        // armed for t = 10 s.
+        drop(timers.start(Duration::from_secs(10)));
+        assert_eq!(timers.kept(), 1);
+        tokio::time::advance(Duration::from_secs(4)).await;
+        // The next attempt, at t = 4 s, gets that timer without moving it; when it
+        // fires at t = 10 s, the attempt (deadline t = 14 s) waits on.
+        let started = Instant::now();
+        let mut deadline = timers.start(Duration::from_secs(10));
+        assert_eq!(timers.kept(), 0, "the kept timer was taken");
+        deadline.passed().await;
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kept_timer_armed_later_is_moved_at_once() {
+        let timers = Timers::default();
+        drop(timers.start(Duration::from_secs(300)));
+        let started = Instant::now();
+        let mut deadline = timers.start(Duration::from_secs(1));
+        deadline.passed().await;
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kept_timer_that_already_fired_is_rearmed() {
+        let timers = Timers::default();
+        drop(timers.start(Duration::from_secs(1)));
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let started = Instant::now();
+        let mut deadline = timers.start(Duration::from_secs(2));
+        let mut passed = std::pin::pin!(deadline.passed());
+        assert!(poll_once(passed.as_mut()).is_pending());
+        passed.await;
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_past_the_clock_never_passes_and_never_panics() {
+        let timers = Timers::default();
+        let mut deadline = timers.start(Duration::MAX);
+        let mut passed = std::pin::pin!(deadline.passed());
+        assert!(poll_once(passed.as_mut()).is_pending());
+        tokio::time::advance(Duration::from_secs(86_400 * 365)).await;
+        assert!(poll_once(passed.as_mut()).is_pending());
+    }
+
+    #[test]
+    fn timers_are_kept_per_runtime_and_survive_their_runtime() {
+        let timers = Timers::default();
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        first.block_on(async { drop(timers.start(Duration::from_secs(10))) });
+        drop(first);
+        assert_eq!(timers.kept(), 1, "kept after its runtime shut down");
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        second.block_on(async {
+            let started = Instant::now();
+            let mut deadline = timers.start(Duration::from_secs(3));
+            assert_eq!(timers.kept(), 1, "the other runtime's timer is not taken");
+            deadline.passed().await;
+            assert_eq!(started.elapsed(), Duration::from_secs(3));
+        });
+        assert_eq!(timers.kept(), 2);
+        drop(second);
+        // Dropping timers whose runtimes are gone must not panic.
+        drop(timers);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_more_than_the_limit_is_kept() {
+        let timers = Timers::default();
+        let many: Vec<_> = (0..KEPT + 10)
+            .map(|_| timers.start(Duration::from_secs(1)))
+            .collect();
+        drop(many);
+        assert_eq!(timers.kept(), KEPT);
+    }
+}
