@@ -52,7 +52,8 @@ pub(crate) struct Tally {
     pub server_cpu: Duration,
     /// Entries left in the outbox at the end.
     pub pending: u64,
-    /// After the server started again: how long until 100 more deliveries had arrived.
+    /// After the server was asked to start again: how long until 100 more deliveries had
+    /// arrived than before that request.
     pub resumed_after: Option<Duration>,
 }
 
@@ -298,8 +299,7 @@ pub(crate) fn run(exe: &Path, args: &[&str], url: &str, plan: &Plan) -> Tally {
                 tally.held_at_kill = Some(kill_first(&mut instances, &outbox, &rt, &mut tally));
             }
             if let Some(command) = &plan.restart {
-                restart(command, &receiver);
-                restarted = Some((Instant::now(), receiver.delivery_count()));
+                restarted = Some(restart(command, &receiver));
             }
         }
         if let Some((at, count)) = restarted {
@@ -355,7 +355,11 @@ const OUTAGE: Duration = Duration::from_secs(2);
 
 /// Stops the server (`command` + `stop`), keeps it down for [`OUTAGE`] (deliveries
 /// stall: claims and settlements fail), then starts it (`command` + `start`).
-fn restart(command: &[String], receiver: &TestReceiver) {
+/// Stops the server, waits out the outage and starts it again; returns when the start
+/// was asked for and how many deliveries had arrived by then. (`pg_ctlcluster start`
+/// returns only after the server is up, and on a fast machine the instances may have
+/// delivered everything by then, so the count is taken before it.)
+fn restart(command: &[String], receiver: &TestReceiver) -> (Instant, usize) {
     let run = |verb: &str| {
         let status = Command::new(&command[0])
             .args(&command[1..])
@@ -368,11 +372,15 @@ fn restart(command: &[String], receiver: &TestReceiver) {
     run("stop");
     let stopped = receiver.delivery_count();
     std::thread::sleep(OUTAGE);
-    let during = receiver.delivery_count() - stopped;
+    let before_start = receiver.delivery_count();
+    let during = before_start - stopped;
+    let asked = Instant::now();
     run("start");
     eprintln!(
-        "server stopped after {stopped} deliveries, down {OUTAGE:?} ({during} deliveries meanwhile, from claims made before), started again"
+        "server stopped after {stopped} deliveries, down {OUTAGE:?} ({during} deliveries meanwhile, from claims made before), started again in {:?}",
+        asked.elapsed()
     );
+    (asked, before_start)
 }
 
 /// Waits (bounded) until the outbox is empty, stops the instances, and counts.
