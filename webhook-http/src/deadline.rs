@@ -152,13 +152,20 @@ mod tests {
         future.poll(&mut Context::from_waker(Waker::noop()))
     }
 
+    /// How long an attempt that starts now with `timeout` waits for its deadline.
+    async fn wait_of(timers: &Timers, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        timers.start(timeout).passed().await;
+        started.elapsed()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_deadline_passes_after_its_timeout_and_not_before() {
         let timers = Timers::default();
-        let started = Instant::now();
-        let mut deadline = timers.start(Duration::from_secs(5));
-        deadline.passed().await;
-        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        assert_eq!(
+            wait_of(&timers, Duration::from_secs(5)).await,
+            Duration::from_secs(5)
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -171,21 +178,26 @@ mod tests {
         tokio::time::advance(Duration::from_secs(4)).await;
         // The next attempt, at t = 4 s, gets that timer without moving it; when it
         // fires at t = 10 s, the attempt (deadline t = 14 s) waits on.
-        let started = Instant::now();
-        let mut deadline = timers.start(Duration::from_secs(10));
-        assert_eq!(timers.kept(), 0, "the kept timer was taken");
-        deadline.passed().await;
-        assert_eq!(started.elapsed(), Duration::from_secs(10));
+        assert_eq!(
+            wait_of(&timers, Duration::from_secs(10)).await,
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            timers.kept(),
+            1,
+            "the kept timer was taken, not a new one made"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_kept_timer_armed_later_is_moved_at_once() {
         let timers = Timers::default();
         drop(timers.start(Duration::from_secs(300)));
-        let started = Instant::now();
-        let mut deadline = timers.start(Duration::from_secs(1));
-        deadline.passed().await;
-        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        assert_eq!(
+            wait_of(&timers, Duration::from_secs(1)).await,
+            Duration::from_secs(1)
+        );
+        assert_eq!(timers.kept(), 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -193,12 +205,11 @@ mod tests {
         let timers = Timers::default();
         drop(timers.start(Duration::from_secs(1)));
         tokio::time::advance(Duration::from_secs(30)).await;
-        let started = Instant::now();
-        let mut deadline = timers.start(Duration::from_secs(2));
-        let mut passed = std::pin::pin!(deadline.passed());
-        assert!(poll_once(passed.as_mut()).is_pending());
-        passed.await;
-        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(
+            wait_of(&timers, Duration::from_secs(2)).await,
+            Duration::from_secs(2)
+        );
+        assert_eq!(timers.kept(), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -9,26 +9,28 @@ use common::{PROMPTLY, RawServer, local_builder, local_transport, read_request, 
 use tokio::net::TcpSocket;
 use tokio::time::Instant;
 use webhook_core::transport::{Transport, TransportError, TransportErrorKind};
+use webhook_http::HttpTransport;
 
-#[tokio::test]
-async fn a_server_that_never_answers_times_out_within_the_request_timeout() {
-    let server = RawServer::start(|mut stream| async move {
+/// A server that reads the request, then holds the connection open and says nothing
+/// until the test ends.
+async fn silent_server() -> RawServer {
+    RawServer::start(|mut stream| async move {
         read_request(&mut stream).await;
-        // Hold the connection open and say nothing until the test ends.
         std::future::pending::<()>().await;
         drop(stream);
     })
-    .await;
-    let transport = local_transport();
-    let timeout = Duration::from_millis(300);
+    .await
+}
 
+/// Sends to `server` with `timeout` and checks that the attempt failed as a retryable
+/// timeout no earlier than `timeout` and not much later.
+async fn assert_times_out(transport: &HttpTransport, server: &RawServer, timeout: Duration) {
     let started = Instant::now();
     let err = transport
         .send(common::request(&server.http_url("/hook"), timeout))
         .await
         .expect_err("no answer");
     let elapsed = started.elapsed();
-
     assert!(
         matches!(err, TransportError::Timeout { after, .. } if after == timeout),
         "{err:?}"
@@ -36,6 +38,13 @@ async fn a_server_that_never_answers_times_out_within_the_request_timeout() {
     assert!(err.is_retryable());
     assert!(elapsed >= timeout, "returned early: {elapsed:?}");
     assert!(elapsed < timeout + PROMPTLY, "returned late: {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_within_the_request_timeout() {
+    let server = silent_server().await;
+    let transport = local_transport();
+    assert_times_out(&transport, &server, Duration::from_millis(300)).await;
     assert_eq!(server.connections(), 1);
 }
 
@@ -44,12 +53,7 @@ async fn a_server_that_never_answers_times_out_within_the_request_timeout() {
 #[tokio::test]
 async fn an_attempt_gets_its_whole_timeout_after_a_shorter_one_left_its_timer() {
     let answering = common::TestServer::plain(common::no_content()).await;
-    let silent = RawServer::start(|mut stream| async move {
-        read_request(&mut stream).await;
-        std::future::pending::<()>().await;
-        drop(stream);
-    })
-    .await;
+    let silent = silent_server().await;
     let transport = local_transport();
 
     // Ends at once; its timer (armed for 300 ms from now) is kept.
@@ -62,22 +66,8 @@ async fn an_attempt_gets_its_whole_timeout_after_a_shorter_one_left_its_timer() 
         .expect("answered");
     assert_eq!(first.status.as_u16(), 204);
 
-    let timeout = Duration::from_millis(700);
-    let started = Instant::now();
-    let err = transport
-        .send(common::request(&silent.http_url("/hook"), timeout))
-        .await
-        .expect_err("no answer");
-    let elapsed = started.elapsed();
-    assert!(
-        matches!(err, TransportError::Timeout { after, .. } if after == timeout),
-        "{err:?}"
-    );
-    assert!(
-        elapsed >= timeout,
-        "timed out at the earlier deadline: {elapsed:?}"
-    );
-    assert!(elapsed < timeout + PROMPTLY, "returned late: {elapsed:?}");
+    // Not at the kept timer's 300 ms.
+    assert_times_out(&transport, &silent, Duration::from_millis(700)).await;
 }
 
 #[tokio::test]
