@@ -354,11 +354,10 @@ fn kill_first(
 const OUTAGE: Duration = Duration::from_secs(2);
 
 /// Stops the server (`command` + `stop`), keeps it down for [`OUTAGE`] (deliveries
-/// stall: claims and settlements fail), then starts it (`command` + `start`).
-/// Stops the server, waits out the outage and starts it again; returns when the start
-/// was asked for and how many deliveries had arrived by then. (`pg_ctlcluster start`
-/// returns only after the server is up, and on a fast machine the instances may have
-/// delivered everything by then, so the count is taken before it.)
+/// stall: claims and settlements fail), then starts it (`command` + `start`). Returns
+/// when the start was asked for and how many deliveries had arrived by then:
+/// `pg_ctlcluster start` returns only after the server is up, and on a fast machine the
+/// instances may have delivered everything by then, so the count is taken before it.
 fn restart(command: &[String], receiver: &TestReceiver) -> (Instant, usize) {
     let run = |verb: &str| {
         let status = Command::new(&command[0])

@@ -13,8 +13,9 @@
 //! earlier instant, which is never too late. It may fire first: the attempt then moves
 //! it to its own deadline and waits on. With attempts far shorter than their timeout
 //! that happens about once per timer per timeout, instead of a registration per attempt.
-//! A timer armed for a later instant (a longer timeout before), or one that has already
-//! fired, is moved to the attempt's deadline at once, as a fresh timer would be.
+//! A timer armed for a later instant (a longer timeout before) is moved to the attempt's
+//! deadline at once, as a fresh timer would be; one that has already fired is moved the
+//! first time the attempt waits on it, by the same rule.
 //!
 //! A timer belongs to the runtime whose clock it reads, so each kept timer is marked
 //! with its runtime's id and only taken by an attempt on the same runtime. A kept timer
@@ -60,10 +61,11 @@ impl Timers {
         let runtime = Handle::current().id();
         let now = Instant::now();
         let at = now.checked_add(timeout).unwrap_or_else(|| now + FAR_FUTURE);
+        // A timer armed no later than `at` is taken as it is, even one that has fired:
+        // `passed` moves it to `at` when it sees it fire early.
         let sleep = match self.take(runtime) {
             Some(mut sleep) => {
-                let armed = sleep.deadline();
-                if armed > at || armed <= now || sleep.is_elapsed() {
+                if sleep.deadline() > at {
                     sleep.as_mut().reset(at);
                 }
                 sleep
