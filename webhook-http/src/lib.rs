@@ -77,7 +77,6 @@
 mod body;
 mod builder;
 mod classify;
-mod deadline;
 mod error;
 mod resolver;
 mod tls;

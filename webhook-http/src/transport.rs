@@ -15,12 +15,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use webhook_core::ResolvedWebhookConfig;
 use webhook_core::config::{Destination, DestinationPolicy};
 use webhook_core::time::parse_retry_after;
-use webhook_core::transport::{DeliveryRequest, DeliveryResponse, Transport, TransportError};
+use webhook_core::transport::{
+    AttemptTimers, DeliveryRequest, DeliveryResponse, Transport, TransportError,
+};
 
 use crate::body::{Drained, drain};
 use crate::builder::HttpTransportBuilder;
 use crate::classify::transport_error;
-use crate::deadline::Timers;
 use crate::error::BuildError;
 use crate::resolver::GuardedResolver;
 
@@ -70,8 +71,8 @@ pub struct HttpTransport {
     max_response_body_bytes: usize,
     connect_timeout: Duration,
     http2: bool,
-    /// Finished attempts' timers, reused by the next ones (see `deadline`).
-    timers: Arc<Timers>,
+    /// Finished attempts' timers, reused by the next ones (`AttemptTimers`).
+    timers: Arc<AttemptTimers>,
 }
 
 impl HttpTransport {
@@ -172,7 +173,7 @@ impl Transport for HttpTransport {
         // kept small (under 1 KiB, inside glibc's per-thread cache; a test pins it): the
         // request goes into hyper's own future before the first await, and one timer
         // bounds both the exchange and the body read (a timer kept from an earlier
-        // attempt, see `deadline`).
+        // attempt, see `AttemptTimers`).
         let DeliveryRequest {
             destination,
             headers,

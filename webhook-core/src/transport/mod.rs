@@ -5,9 +5,11 @@
 //! [`StatusCode`] (re-exported here), and the rest of [`http`]. A transport
 //! crate needs no dependency on `async-trait`, `http` or `bytes` of its own.
 
+mod deadline;
 mod error;
 
 pub use bytes::Bytes;
+pub use deadline::{AttemptDeadline, AttemptTimers};
 pub use error::{TransportError, TransportErrorKind};
 pub use http::{HeaderMap, StatusCode};
 
@@ -33,7 +35,8 @@ use std::time::Duration;
 ///   query, credentials or any header value).
 /// - The whole exchange is bounded by `request.timeout`: a transport must return
 ///   [`TransportError::Timeout`] rather than hang. (The worker also enforces it, as a
-///   backstop.)
+///   backstop.) [`AttemptTimers`] bounds attempts on timers reused from one attempt to
+///   the next, cheaper than a fresh `tokio::time::timeout` each.
 ///
 /// # Example
 /// Only `webhook_core` paths are needed (this example shadows the names `async_trait`,

@@ -7,7 +7,7 @@ use crate::config::Destination;
 use crate::observe::AttemptResult;
 use crate::queue::QueuedEvent;
 use crate::retry::{StatusClass, classify_status};
-use crate::transport::{DeliveryResponse, TransportError};
+use crate::transport::{AttemptTimers, DeliveryResponse, TransportError};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -52,7 +52,7 @@ pub(crate) async fn attempt(
     // is left out for transports that promise to return in time.
     let send = CatchPanic(engine.plugs.transport.send(request));
     let bounded = bounded(
-        engine.plugs.transport_bounds_itself,
+        engine.plugs.backstop.as_ref(),
         timeout + BACKSTOP_MARGIN,
         send,
     );
@@ -71,7 +71,7 @@ pub(crate) async fn attempt(
             destination: redacted(),
             detail: "the transport panicked (a bug in the transport)".to_owned(),
         }),
-        Err(_) => Err(TransportError::Timeout {
+        Err(Late) => Err(TransportError::Timeout {
             destination: redacted(),
             after: timeout,
         }),
@@ -174,16 +174,19 @@ impl<F: Future + Unpin> Future for CatchPanic<F> {
     }
 }
 
-/// `attempt`, cut off after `backstop` unless the transport bounds itself.
+/// The worker's backstop cut an attempt off.
+struct Late;
+
+/// `attempt`, cut off after `backstop` on one of `timers` (`None` when the transport
+/// bounds itself).
 async fn bounded<F: Future>(
-    bounds_itself: bool,
+    timers: Option<&AttemptTimers>,
     backstop: Duration,
     attempt: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    if bounds_itself {
-        Ok(attempt.await)
-    } else {
-        tokio::time::timeout(backstop, attempt).await
+) -> Result<F::Output, Late> {
+    match timers {
+        None => Ok(attempt.await),
+        Some(timers) => timers.timeout(backstop, attempt).await.ok_or(Late),
     }
 }
 
@@ -266,17 +269,28 @@ mod tests {
         let late = async {
             tokio::time::sleep(backstop + Duration::from_millis(1)).await;
         };
-        assert!(bounded(false, backstop, late).await.is_err());
+        let timers = AttemptTimers::new();
+        assert!(bounded(Some(&timers), backstop, late).await.is_err());
         assert_eq!(tokio::time::Instant::now() - started, backstop);
         let in_time = async {
             tokio::time::sleep(backstop - Duration::from_millis(1)).await;
             7
         };
-        assert_eq!(bounded(false, backstop, in_time).await.ok(), Some(7));
+        assert_eq!(
+            bounded(Some(&timers), backstop, in_time).await.ok(),
+            Some(7)
+        );
+        // A later attempt with a longer bound, on the timer the first two left behind
+        // (armed for an earlier instant): cut off at its own bound, not that one.
+        let longer = backstop * 2;
+        let started = tokio::time::Instant::now();
+        let hangs = std::future::pending::<()>();
+        assert!(bounded(Some(&timers), longer, hangs).await.is_err());
+        assert_eq!(tokio::time::Instant::now() - started, longer);
         let trusted = async {
             tokio::time::sleep(backstop * 3).await;
             8
         };
-        assert_eq!(bounded(true, backstop, trusted).await.ok(), Some(8));
+        assert_eq!(bounded(None, backstop, trusted).await.ok(), Some(8));
     }
 }

@@ -15,7 +15,7 @@ use crate::queue::{BoundedQueue, QueuePolicy};
 use crate::redact::Redactor;
 use crate::retry::JitterSource;
 use crate::store::{FailureStore, MemoryFailureStore};
-use crate::transport::Transport;
+use crate::transport::{AttemptTimers, Transport};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -225,7 +225,7 @@ impl NotifierBuilder {
             .jitter_seed
             .map_or_else(JitterSource::random, JitterSource::seeded);
         let plugs = Plugs {
-            transport_bounds_itself: self.transport.enforces_timeout(),
+            backstop: (!self.transport.enforces_timeout()).then(AttemptTimers::new),
             transport: self.transport,
             store: self
                 .store

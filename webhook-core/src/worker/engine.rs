@@ -12,7 +12,7 @@ use crate::queue::{BoundedQueue, PushResult, QueuedEvent};
 use crate::redact::Redactor;
 use crate::retry::{JitterSource, RetrySchedule};
 use crate::store::FailureStore;
-use crate::transport::Transport;
+use crate::transport::{AttemptTimers, Transport};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -187,8 +187,9 @@ impl OutboxPart {
 #[derive(Debug)]
 pub(crate) struct Plugs {
     pub(crate) transport: Arc<dyn Transport>,
-    /// [`Transport::enforces_timeout`], asked once.
-    pub(crate) transport_bounds_itself: bool,
+    /// The timers of the worker's backstop; `None` when the transport bounds its own
+    /// attempts ([`Transport::enforces_timeout`], asked once).
+    pub(crate) backstop: Option<AttemptTimers>,
     pub(crate) store: Arc<dyn FailureStore>,
     /// Bound on each store call.
     pub(crate) store_timeout: Duration,
