@@ -85,7 +85,7 @@ pub struct WebhookConfig {
     /// Extra static headers sent with every request (values may be secret: never logged).
     pub headers: Option<BTreeMap<String, String>>,
     /// A named retry schedule (`exponential`, the default; `svix`; `day`): see
-    /// [`NamedSchedule`](crate::outbox::NamedSchedule). Not with `retry_schedule_ms`.
+    /// [`NamedSchedule`]. Not with `retry_schedule_ms`.
     pub retry_schedule: Option<String>,
     /// Keep every accepted event in a durable outbox until its final outcome (facade and
     /// CLI: the sled outbox beside the store; default `false`).

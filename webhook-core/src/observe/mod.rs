@@ -1,7 +1,7 @@
 //! The `Observer` plug point, the figures operators watch, and (with the `metrics`
 //! feature) the Prometheus-style instruments.
 //!
-//! The worker reports what happens through one [`Hub`] (an [`Engine`](crate::worker)
+//! The worker reports what happens through one `Hub` (an [`Engine`](crate::worker)
 //! part): each attempt, each final outcome, each refusal and each recovered record.
 //! The hub hands reports to a dedicated thread through a bounded buffer, so an
 //! [`Observer`] never runs on the delivery path: a slow one loses reports (counted in

@@ -2,7 +2,7 @@
 //! shown.
 //!
 //! Every path that writes text a person or a store will see goes through here:
-//! destinations in logs and records ([`url`], [`Destination`](crate::config::Destination)'s
+//! destinations in logs and records ([`url`], [`Destination`]'s
 //! redacted form), error texts in records, logs and diagnostics ([`Redactor::scrub`]),
 //! and details copied from other libraries' messages ([`clip`], [`first_line`]). A new
 //! field that can hold a secret is redacted by calling one of these, not by a twin.

@@ -158,8 +158,8 @@ fn saturating_mul_f64(d: Duration, factor: f64) -> Duration {
 
 /// The pseudo-random source of retry jitter, seeded per worker.
 ///
-/// A stream from [`crate::random`] (fastrand's wyrand): the same seed gives the same
-/// samples, which is what `NotifierBuilder::jitter_seed` promises tests.
+/// A stream from the crate's own `random` module (fastrand's wyrand): the same seed
+/// gives the same samples, which is what `NotifierBuilder::jitter_seed` promises tests.
 #[derive(Clone, Debug)]
 pub struct JitterSource(crate::random::Rng);
 
