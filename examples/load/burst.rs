@@ -3,7 +3,7 @@
 
 use crate::figures::peak_rss_mib;
 use crate::pipeline::{config, seed_payload, url};
-use crate::sink::{Sink, SinkRuntime, SinkSpec};
+use crate::sink::{Sink, SinkRuntime, SinkServer, SinkSpec};
 use crate::{Args, BoxError, BurstPolicy, QUEUE_CAPACITY};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +49,7 @@ pub(crate) fn run_burst(args: &Args) -> Result<bool, BoxError> {
     };
     let sink = Sink::start(SinkSpec {
         runtime: SinkRuntime::Multi,
+        server: SinkServer::Hyper,
         threads: 2,
         delay_ms: args.slow_ms,
         tls: false,

@@ -59,7 +59,7 @@ mod sink;
 mod throughput;
 
 use clap::{Parser, ValueEnum};
-use sink::{SinkRuntime, SinkSpec};
+use sink::{SinkRuntime, SinkServer, SinkSpec};
 use std::error::Error;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -115,9 +115,10 @@ struct Args {
     /// Threads enqueueing into the pipeline.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     producers: u32,
-    /// The bare client's runtimes, each measured in every slice (`current`, or
-    /// `multi<N>` for a multi-thread runtime with N workers); each round's baseline is
-    /// the fastest of them. With `+sign` (e.g. `current+sign`) that client builds every
+    /// The bare client's runtimes, each measured in every slice (`current`; `spinning`,
+    /// a current-thread runtime that never parks, like the spinning sink; or `multi<N>`
+    /// for a multi-thread runtime with N workers); each round's baseline is the fastest
+    /// of them. With `+sign` (e.g. `current+sign`) that client builds every
     /// request's message from the payload, signs it (fresh timestamp, HMAC over the
     /// body) and bounds it with a timeout, as any webhook sender must; it is reported
     /// beside the others and never the baseline.
@@ -135,6 +136,10 @@ struct Args {
     /// How the sink runs its server (burst mode always uses a multi-thread one).
     #[arg(long, value_enum, default_value_t = SinkRuntime::Spinning)]
     sink_runtime: SinkRuntime,
+    /// The sink's HTTP/1.1 server: hyper's, or a hand-written responder that answers
+    /// with the same bytes (HTTP/2 is always hyper's; burst mode always uses hyper's).
+    #[arg(long, value_enum, default_value_t = SinkServer::Hyper)]
+    sink_server: SinkServer,
     /// The sink's threads (multi: runtime workers; per-thread: runtimes).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     sink_threads: u32,
@@ -204,6 +209,7 @@ fn main() -> ExitCode {
     let result = if args.sink {
         sink::run_sink(SinkSpec {
             runtime: args.sink_runtime,
+            server: args.sink_server,
             threads: args.sink_threads,
             delay_ms: args.sink_delay_ms,
             tls: args.tls,

@@ -37,10 +37,22 @@ pub(crate) enum SinkRuntime {
     Spinning,
 }
 
+/// Which HTTP/1.1 server the sink runs (HTTP/2 is always hyper's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SinkServer {
+    /// hyper's HTTP/1.1 server.
+    Hyper,
+    /// A hand-written HTTP/1.1 responder ([`serve_minimal`]): reads each request's head
+    /// and `content-length` body and writes the same bytes hyper would answer with. Only
+    /// for the clients of this driver; not a general server.
+    Minimal,
+}
+
 /// What the sink process is told on its command line.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SinkSpec {
     pub(crate) runtime: SinkRuntime,
+    pub(crate) server: SinkServer,
     pub(crate) threads: u32,
     pub(crate) delay_ms: u64,
     pub(crate) tls: bool,
@@ -74,21 +86,24 @@ pub(crate) fn run_sink(spec: SinkSpec) -> Result<(), BoxError> {
     drop(out);
     let acceptor = tls.map(|(_, config)| tokio_rustls::TlsAcceptor::from(config));
     let delay = Duration::from_millis(spec.delay_ms);
+    let minimal = spec.server == SinkServer::Minimal && delay.is_zero();
     match spec.runtime {
-        SinkRuntime::Current => serve_current(listener, acceptor, delay, false),
-        SinkRuntime::Spinning => serve_current(listener, acceptor, delay, true),
+        SinkRuntime::Current => serve_current(listener, acceptor, delay, false, minimal),
+        SinkRuntime::Spinning => serve_current(listener, acceptor, delay, true, minimal),
         SinkRuntime::Multi => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(spec.threads.max(1) as usize)
                 .enable_all()
                 .build()?;
-            runtime.block_on(accept_loop(listener, acceptor, delay))
+            runtime.block_on(accept_loop(listener, acceptor, delay, minimal))
         }
         SinkRuntime::PerThread => {
             let threads: Vec<_> = (0..spec.threads.max(1))
                 .map(|_| {
                     let (listener, acceptor) = (listener.try_clone(), acceptor.clone());
-                    std::thread::spawn(move || serve_current(listener?, acceptor, delay, false))
+                    std::thread::spawn(move || {
+                        serve_current(listener?, acceptor, delay, false, minimal)
+                    })
                 })
                 .collect();
             for thread in threads {
@@ -106,6 +121,7 @@ fn serve_current(
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     delay: Duration,
     spin: bool,
+    minimal: bool,
 ) -> Result<(), BoxError> {
     let mut builder = tokio::runtime::Builder::new_current_thread();
     if spin {
@@ -121,7 +137,7 @@ fn serve_current(
                 }
             });
         }
-        accept_loop(listener, acceptor, delay).await
+        accept_loop(listener, acceptor, delay, minimal).await
     })
 }
 
@@ -129,6 +145,7 @@ async fn accept_loop(
     listener: std::net::TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     delay: Duration,
+    minimal: bool,
 ) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     loop {
@@ -137,6 +154,7 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             match acceptor {
+                None if minimal => serve_minimal(stream).await,
                 None => serve_http1(TokioIo::new(stream), delay).await,
                 Some(acceptor) => {
                     let Ok(tls) = acceptor.accept(stream).await else {
@@ -147,6 +165,8 @@ async fn accept_loop(
                         let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(tls), service)
                             .await;
+                    } else if minimal {
+                        serve_minimal(tls).await;
                     } else {
                         serve_http1(TokioIo::new(tls), delay).await;
                     }
@@ -165,6 +185,94 @@ where
         .keep_alive(true)
         .serve_connection(io, service)
         .await;
+}
+
+/// The hand-written HTTP/1.1 responder ([`SinkServer::Minimal`]): for each request on
+/// the connection (a head, then a body of `content-length` bytes; this driver's clients
+/// send nothing else) it answers `200` with an empty body, in the bytes hyper's server
+/// writes (`content-length: 0` and a `date`). Requests that arrive together are answered
+/// with one write. It closes the connection on anything it does not understand.
+async fn serve_minimal<S>(mut io: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(256);
+    let mut date = DateLine::default();
+    loop {
+        let mut used = 0;
+        while let Some(head) = head_len(&buf[used..]) {
+            let Some(body) = content_length(&buf[used..used + head]) else {
+                return;
+            };
+            if buf.len() - used < head + body {
+                break;
+            }
+            used += head + body;
+            out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n");
+            out.extend_from_slice(date.current());
+            out.extend_from_slice(b"\r\n");
+        }
+        buf.drain(..used);
+        if !out.is_empty() {
+            if io.write_all(&out).await.is_err() || io.flush().await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        match io.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The length of the request head at the start of `buf` (through its blank line), once
+/// it has all arrived.
+fn head_len(buf: &[u8]) -> Option<usize> {
+    buf.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
+}
+
+/// The `content-length` of a request head (0 without one; `None` if it is not a number).
+fn content_length(head: &[u8]) -> Option<usize> {
+    const NAME: &[u8] = b"\r\ncontent-length:";
+    let Some(at) = head
+        .windows(NAME.len())
+        .position(|w| w.eq_ignore_ascii_case(NAME))
+    else {
+        return Some(0);
+    };
+    let rest = &head[at + NAME.len()..];
+    let end = rest.iter().position(|&b| b == b'\r')?;
+    std::str::from_utf8(&rest[..end]).ok()?.trim().parse().ok()
+}
+
+/// The `date: ...\r\n` line of a response, made again when the second changes.
+#[derive(Default)]
+struct DateLine {
+    second: u64,
+    line: Vec<u8>,
+}
+
+impl DateLine {
+    fn current(&mut self) -> &[u8] {
+        let now = std::time::SystemTime::now();
+        let second = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if second != self.second || self.line.is_empty() {
+            self.second = second;
+            self.line.clear();
+            self.line.extend_from_slice(b"date: ");
+            self.line
+                .extend_from_slice(httpdate::fmt_http_date(now).as_bytes());
+            self.line.extend_from_slice(b"\r\n");
+        }
+        &self.line
+    }
 }
 
 /// Reads the whole body (so the connection stays reusable), waits `delay`, answers 200.
@@ -229,12 +337,18 @@ impl Sink {
             SinkRuntime::Spinning => "spinning",
         };
         let mut command = Command::new(std::env::current_exe()?);
-        command.args(["--sink", "--sink-runtime", runtime]).args([
-            "--sink-delay-ms",
-            &spec.delay_ms.to_string(),
-            "--sink-threads",
-            &spec.threads.to_string(),
-        ]);
+        let server = match spec.server {
+            SinkServer::Hyper => "hyper",
+            SinkServer::Minimal => "minimal",
+        };
+        command
+            .args(["--sink", "--sink-runtime", runtime, "--sink-server", server])
+            .args([
+                "--sink-delay-ms",
+                &spec.delay_ms.to_string(),
+                "--sink-threads",
+                &spec.threads.to_string(),
+            ]);
         if spec.tls {
             command.arg("--tls");
         }

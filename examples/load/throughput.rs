@@ -54,6 +54,7 @@ fn index(side: Side) -> usize {
 pub(crate) fn run_throughput(args: &Args) -> Result<bool, BoxError> {
     let sink = Sink::start(SinkSpec {
         runtime: args.sink_runtime,
+        server: args.sink_server,
         threads: args.sink_threads,
         delay_ms: 0,
         tls: args.tls,
@@ -150,10 +151,19 @@ fn host_header(config: &ResolvedWebhookConfig, h2: bool) -> Option<http::HeaderV
         .cloned()
 }
 
-/// A runtime for the bare client: `current`, or `multi<N>` (N worker threads), either
-/// with `+sign` (the client then signs every request itself).
+/// A runtime for the bare client: `current`, `spinning` (current-thread, never parks) or
+/// `multi<N>` (N worker threads), each optionally with `+sign` (the client then signs
+/// every request itself).
 fn client_runtime(label: &str) -> Result<Runtime, BoxError> {
     let label = label.strip_suffix(SIGNS).unwrap_or(label);
+    if label == SPINNING {
+        // Poll the sockets on every tick; `run_bare` keeps a task ready so that the
+        // runtime never waits in epoll (as the spinning sink does).
+        return Ok(tokio::runtime::Builder::new_current_thread()
+            .event_interval(1)
+            .enable_all()
+            .build()?);
+    }
     if label == "current" {
         return Ok(tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -164,7 +174,10 @@ fn client_runtime(label: &str) -> Result<Runtime, BoxError> {
         .and_then(|n| n.parse().ok())
         .filter(|n| *n > 0)
         .ok_or_else(|| {
-            format!("client runtime {label:?}: expected current or multi<N>, either with +sign")
+            format!(
+                "client runtime {label:?}: expected current, spinning or multi<N>, each \
+                 optionally with +sign"
+            )
         })?;
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -174,6 +187,32 @@ fn client_runtime(label: &str) -> Result<Runtime, BoxError> {
 
 /// The suffix of a bare-client runtime label that makes the client sign each request.
 const SIGNS: &str = "+sign";
+
+/// The bare-client runtime label of a current-thread runtime that never parks.
+const SPINNING: &str = "spinning";
+
+/// Runs one slice of the bare client; with `spinning`, beside a task that only yields,
+/// so that the runtime always has a task ready and never waits in epoll (the client's
+/// counterpart of the spinning sink: BENCHMARKS.md, "Round 11").
+async fn run_bare(
+    bare: &Bare,
+    warm: u64,
+    count: u64,
+    spinning: bool,
+) -> Result<Duration, BoxError> {
+    let spinner = spinning.then(|| {
+        tokio::spawn(async {
+            loop {
+                tokio::task::yield_now().await;
+            }
+        })
+    });
+    let elapsed = bare.run(warm, count).await;
+    if let Some(spinner) = spinner {
+        spinner.abort();
+    }
+    elapsed
+}
 
 /// What a signing bare client needs: the pipeline's signer, payload, `host` and
 /// timeout.
@@ -353,9 +392,10 @@ impl Run<'_> {
                 if side == Side::Raw {
                     let (count, warm) = (share(n), if first { warm_up } else { 0 });
                     let runtimes = self.raw_runtimes.iter().zip(bares).zip(&mut flavours);
-                    for (((_, runtime), bare), tally) in runtimes {
+                    for (((label, runtime), bare), tally) in runtimes {
                         let cpu = CpuMeter::start(self.sink.pid())?;
-                        let elapsed = runtime.block_on(bare.run(warm, count))?;
+                        let spinning = label.strip_suffix(SIGNS).unwrap_or(label) == SPINNING;
+                        let elapsed = runtime.block_on(run_bare(bare, warm, count, spinning))?;
                         tally.add(elapsed, count, warm, cpu.used_us()?);
                     }
                     continue;
