@@ -123,21 +123,32 @@ fn serve_current(
     spin: bool,
     minimal: bool,
 ) -> Result<(), BoxError> {
-    let mut builder = tokio::runtime::Builder::new_current_thread();
-    if spin {
-        // Poll the sockets on every tick instead of every 61st.
-        builder.event_interval(1);
-    }
-    builder.enable_all().build()?.block_on(async move {
+    current_thread(spin)?.block_on(async move {
         if spin {
-            // Always one task ready, so the runtime never waits in epoll.
-            tokio::spawn(async {
-                loop {
-                    tokio::task::yield_now().await;
-                }
-            });
+            spawn_spinner();
         }
         accept_loop(listener, acceptor, delay, minimal).await
+    })
+}
+
+/// A current-thread runtime; with `spin`, one that looks at its sockets on every tick
+/// instead of every 61st (it never parks while [`spawn_spinner`]'s task runs on it).
+/// The spinning sink and the spinning bare client are both built this way.
+pub(crate) fn current_thread(spin: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    if spin {
+        builder.event_interval(1);
+    }
+    builder.enable_all().build()
+}
+
+/// Spawns a task that only yields, so that the current runtime always has a task ready
+/// and never waits in epoll; abort the handle to let it park again.
+pub(crate) fn spawn_spinner() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        loop {
+            tokio::task::yield_now().await;
+        }
     })
 }
 

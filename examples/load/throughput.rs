@@ -155,19 +155,11 @@ fn host_header(config: &ResolvedWebhookConfig, h2: bool) -> Option<http::HeaderV
 /// `multi<N>` (N worker threads), each optionally with `+sign` (the client then signs
 /// every request itself).
 fn client_runtime(label: &str) -> Result<Runtime, BoxError> {
+    let spinning = spins(label);
     let label = label.strip_suffix(SIGNS).unwrap_or(label);
-    if label == SPINNING {
-        // Poll the sockets on every tick; `run_bare` keeps a task ready so that the
-        // runtime never waits in epoll (as the spinning sink does).
-        return Ok(tokio::runtime::Builder::new_current_thread()
-            .event_interval(1)
-            .enable_all()
-            .build()?);
-    }
-    if label == "current" {
-        return Ok(tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?);
+    if label == "current" || spinning {
+        // A spinning one never parks while `run_bare` keeps its spinner on it.
+        return Ok(crate::sink::current_thread(spinning)?);
     }
     let threads: usize = label
         .strip_prefix("multi")
@@ -188,8 +180,11 @@ fn client_runtime(label: &str) -> Result<Runtime, BoxError> {
 /// The suffix of a bare-client runtime label that makes the client sign each request.
 const SIGNS: &str = "+sign";
 
-/// The bare-client runtime label of a current-thread runtime that never parks.
-const SPINNING: &str = "spinning";
+/// Whether a bare-client runtime label names the current-thread runtime that never parks
+/// (`spinning`, with or without `+sign`).
+fn spins(label: &str) -> bool {
+    label.strip_suffix(SIGNS).unwrap_or(label) == "spinning"
+}
 
 /// Runs one slice of the bare client; with `spinning`, beside a task that only yields,
 /// so that the runtime always has a task ready and never waits in epoll (the client's
@@ -200,13 +195,7 @@ async fn run_bare(
     count: u64,
     spinning: bool,
 ) -> Result<Duration, BoxError> {
-    let spinner = spinning.then(|| {
-        tokio::spawn(async {
-            loop {
-                tokio::task::yield_now().await;
-            }
-        })
-    });
+    let spinner = spinning.then(crate::sink::spawn_spinner);
     let elapsed = bare.run(warm, count).await;
     if let Some(spinner) = spinner {
         spinner.abort();
@@ -394,8 +383,8 @@ impl Run<'_> {
                     let runtimes = self.raw_runtimes.iter().zip(bares).zip(&mut flavours);
                     for (((label, runtime), bare), tally) in runtimes {
                         let cpu = CpuMeter::start(self.sink.pid())?;
-                        let spinning = label.strip_suffix(SIGNS).unwrap_or(label) == SPINNING;
-                        let elapsed = runtime.block_on(run_bare(bare, warm, count, spinning))?;
+                        let elapsed =
+                            runtime.block_on(run_bare(bare, warm, count, spins(label)))?;
                         tally.add(elapsed, count, warm, cpu.used_us()?);
                     }
                     continue;
