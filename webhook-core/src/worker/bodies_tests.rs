@@ -169,3 +169,45 @@ fn failed_bodies_are_stored_whole_and_their_buffers_reused() {
     let expected: Vec<String> = (0..12).map(|i| format!("RQ-{i:04}")).collect();
     assert_eq!(tasks, expected);
 }
+
+#[test]
+fn a_bursts_buffers_are_let_go_once_nothing_is_queued_for_a_while() {
+    let config = WebhookConfig::from_json_str(
+        r#"{"enabled": true, "url": "https://hooks.example.com/hook", "events": ["*"],
+            "max_concurrency": 2, "queue_capacity": 400}"#,
+    )
+    .expect("parses")
+    .resolve()
+    .expect("valid");
+    // Gated until all are made, so each has a buffer of its own and all come back.
+    let transport = Answers::new(204, false, false);
+    let notifier = Notifier::builder(config, transport.clone())
+        .start()
+        .expect("starts");
+    let burst = 300;
+    // Bodies of about 900 bytes: the burst's are four times what the pool keeps idle.
+    let long = "a note of seven hundred bytes ".repeat(23);
+    for i in 0..burst {
+        let outcome = notifier.send(&payload(i).note(long.clone()));
+        assert_eq!(outcome, crate::EnqueueOutcome::Accepted);
+    }
+    transport.gate.add_permits(burst);
+    assert!(notifier.wait_idle(BOUND));
+    assert_eq!(notifier.stats().delivered, burst as u64);
+    // The worker lets go on its own thread after `IDLE_RELEASE` (a second) with nothing
+    // queued: look until it has, within the bound.
+    let started = std::time::Instant::now();
+    while notifier.inner.engine.bodies.held() > IDLE_HELD && started.elapsed() < BOUND {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(started.elapsed() < BOUND, "let go within {BOUND:?}");
+    let pool = &notifier.inner.engine.bodies;
+    assert!(
+        pool.held() <= IDLE_HELD,
+        "let go: {} bytes held",
+        pool.held()
+    );
+    assert!(pool.len() > 0, "a trickle's worth is kept");
+    assert!(pool.len() < burst, "the burst's buffers were let go");
+    assert_eq!(notifier.shutdown(BOUND).unfinished, 0);
+}
