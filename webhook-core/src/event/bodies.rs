@@ -10,13 +10,10 @@
 //! client that makes and signs each request itself (BENCHMARKS.md, "Round 12").
 //!
 //! The pool never makes anyone wait: taking or returning a buffer while the other side
-//! holds the lock allocates or frees instead. A sending thread takes buffers a few at a
-//! time into a stash of its own, so several threads sending at once rarely meet at the
-//! lock. A body that anything else still holds (a
+//! holds the lock allocates or frees instead. A body that anything else still holds (a
 //! failure store, an observer, a retry) is not taken back.
 
 use bytes::Bytes;
-use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -36,16 +33,6 @@ pub(crate) const IDLE_HELD: usize = 64 * 1024;
 /// [`IDLE_HELD`]. Bursts a few milliseconds apart (the load driver's slices) find the
 /// last burst's buffers; freeing them at once made the next burst allocate them afresh.
 pub(crate) const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// How many buffers a sending thread takes from a pool at once (and keeps between
-/// sends: at most this many, of at most [`MAX_BUFFER`] bytes each, per thread).
-pub(crate) const STASH: usize = 8;
-
-thread_local! {
-    /// The calling thread's buffers taken from a pool, most recent last. Any pool's
-    /// buffers serve any pool: they are only memory.
-    static STASHED: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Recycled body buffers, most recently returned last.
 pub(crate) struct BodyPool {
@@ -92,41 +79,20 @@ impl BodyPool {
     }
 
     /// An empty buffer with room for `len` bytes and at most twice that (so a small body
-    /// does not pin a large buffer), from the calling thread's stash.
-    ///
-    /// An empty stash is refilled with up to [`STASH`] of the most recently returned
-    /// buffers under one lock: with four threads sending at once, taking the lock for
-    /// every body made the pool's lock the producers' second contended line and raised
-    /// their median enqueue by about 100 ns. A stashed buffer that does not fit `len` is
-    /// freed, so a stash of the wrong sizes drains.
+    /// does not pin a large buffer), if the most recently returned one is such.
     pub(crate) fn take(&self, len: usize) -> Option<Vec<u8>> {
-        STASHED.with(|stash| {
-            let mut stash = stash.try_borrow_mut().ok()?;
-            if stash.is_empty() {
-                self.refill(&mut stash);
-            }
-            let cap = stash.last()?.capacity();
-            let mut buffer = stash.pop()?;
-            if cap < len || cap / 2 > len {
-                return None;
-            }
-            buffer.clear();
-            Some(buffer)
-        })
-    }
-
-    /// Moves up to [`STASH`] of the most recently returned buffers into `stash`.
-    fn refill(&self, stash: &mut Vec<Vec<u8>>) {
         if self.held() == 0 {
-            return;
+            return None;
         }
-        let Some(mut buffers) = self.try_lock() else {
-            return;
-        };
-        let from = buffers.len().saturating_sub(STASH);
-        let moved: usize = buffers[from..].iter().map(Vec::capacity).sum();
-        stash.extend(buffers.drain(from..));
-        self.held.fetch_sub(moved, Ordering::Relaxed);
+        let mut buffers = self.try_lock()?;
+        let cap = buffers.last()?.capacity();
+        if cap < len || cap / 2 > len {
+            return None;
+        }
+        let mut buffer = buffers.pop()?;
+        self.held.fetch_sub(cap, Ordering::Relaxed);
+        buffer.clear();
+        Some(buffer)
     }
 
     /// Keeps `body`'s buffer for a later message, if nothing else holds the body and
@@ -199,32 +165,8 @@ mod tests {
         assert_eq!(reused.as_ptr(), second_at);
         assert!(reused.is_empty(), "handed out empty");
         assert_eq!(reused.capacity(), 512);
-        assert_eq!(
-            (pool.len(), pool.held()),
-            (0, 0),
-            "both in this thread's stash"
-        );
         assert_eq!(pool.take(512).map(|b| b.as_ptr()), Some(first_at));
-        assert_eq!(pool.take(512), None, "all handed out");
-    }
-
-    #[test]
-    fn a_thread_takes_a_few_buffers_at_a_time() {
-        let pool = BodyPool::new(64);
-        for _ in 0..(STASH + 3) {
-            pool.recycle(body(10, 100).0);
-        }
-        assert!(pool.take(100).is_some());
-        assert_eq!((pool.len(), pool.held()), (3, 300), "{STASH} moved at once");
-        // The rest of those come from the stash, without the pool's lock.
-        let guard = pool.buffers.lock().expect("lock");
-        for _ in 1..STASH {
-            assert!(pool.take(100).is_some());
-        }
-        assert_eq!(pool.take(100), None, "the stash is empty and the pool busy");
-        drop(guard);
-        assert!(pool.take(100).is_some(), "refilled");
-        assert_eq!(pool.len(), 0);
+        assert_eq!((pool.len(), pool.held()), (0, 0));
     }
 
     #[test]
@@ -247,14 +189,11 @@ mod tests {
     #[test]
     fn a_buffer_is_only_handed_out_for_a_body_it_fits_snugly() {
         let pool = BodyPool::new(16);
-        let (snug, snug_at) = body(100, 1000);
-        pool.recycle(snug);
         pool.recycle(body(100, 1000).0);
-        pool.recycle(body(100, 1000).0);
-        assert_eq!(pool.take(1001), None, "too small: freed");
-        assert_eq!(pool.take(499), None, "more than twice the body: freed");
-        assert_eq!(pool.take(500).map(|b| b.as_ptr()), Some(snug_at));
-        assert_eq!(pool.take(500), None, "nothing left");
+        assert_eq!(pool.take(1001), None, "too small");
+        assert_eq!(pool.take(499), None, "more than twice the body");
+        assert_eq!(pool.len(), 1, "kept for a body it fits");
+        assert!(pool.take(500).is_some());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What is sent: event names, the seed's payload shape, and ready-to-queue messages.
 
-pub(crate) mod bodies;
+mod bodies;
 mod id;
 mod json;
 mod message;
