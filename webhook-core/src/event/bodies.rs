@@ -24,15 +24,9 @@ pub(crate) const MAX_BUFFER: usize = 8 * 1024;
 /// The most buffer capacity a pool holds, in bytes.
 pub(crate) const MAX_HELD: usize = 4 * 1024 * 1024;
 
-/// What a pool keeps once its worker has had nothing queued for [`IDLE_RELEASE`]: a
-/// trickle of events keeps reusing buffers, and a burst's buffers go back to the
-/// allocator once it is over.
+/// What a pool keeps while its worker has nothing queued: a trickle of events keeps
+/// reusing buffers, and a burst's buffers go back to the allocator once it is over.
 pub(crate) const IDLE_HELD: usize = 64 * 1024;
-
-/// How long the worker's queue stays empty before the pool lets go of all but
-/// [`IDLE_HELD`]. Bursts a few milliseconds apart (the load driver's slices) find the
-/// last burst's buffers; freeing them at once made the next burst allocate them afresh.
-pub(crate) const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Recycled body buffers, most recently returned last.
 pub(crate) struct BodyPool {

@@ -6,7 +6,7 @@ mod json;
 mod message;
 mod payload;
 
-pub(crate) use bodies::{BodyPool, IDLE_HELD, IDLE_RELEASE};
+pub(crate) use bodies::{BodyPool, IDLE_HELD};
 pub use id::{InvalidWebhookId, WebhookId};
 pub use message::{MAX_EVENT_NAME_CHARS, MessageError, WebhookMessage};
 pub use payload::{SeedPayload, WebhookContext, WebhookPayload};

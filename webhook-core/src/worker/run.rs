@@ -161,18 +161,14 @@ async fn next_event(
         };
         // Wait without the slot: a retry that falls due meanwhile may need it.
         drop(permit);
-        // Nothing queued: after a while, keep only what a trickle of events reuses (a
-        // burst's buffers wait out short gaps for the next burst).
-        let release = engine.bodies.held() > crate::event::IDLE_HELD;
+        // Nothing queued: keep only what a trickle of events reuses.
+        engine.bodies.trim(crate::event::IDLE_HELD);
         tokio::select! {
             biased;
             cmd = commands.recv() => return Err(requested(cmd)),
             () = engine.queue.ready() => {}
             () = engine.endpoints.work.notified() => {}
             () = sleep_until(wake) => {}
-            () = tokio::time::sleep(crate::event::IDLE_RELEASE), if release => {
-                engine.bodies.trim(crate::event::IDLE_HELD);
-            }
         }
     }
 }
