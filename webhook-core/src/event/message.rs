@@ -1,6 +1,6 @@
 //! A serialized event ready for the queue.
 
-use super::{BodyPool, SeedPayload, WebhookEventType, WebhookId, WebhookPayload, json};
+use super::{SeedPayload, WebhookEventType, WebhookId, WebhookPayload, json};
 use bytes::Bytes;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -87,19 +87,17 @@ pub const MAX_EVENT_NAME_CHARS: usize = 128;
 impl WebhookMessage {
     /// Serializes a seed payload. The event name and task id come from the payload.
     pub fn from_payload(payload: &WebhookPayload) -> Result<Self, MessageError> {
-        Self::from_seed_payload(payload, WebhookEventType::from_name(&payload.event), None)
+        Self::from_seed_payload(payload, WebhookEventType::from_name(&payload.event))
     }
 
     /// [`from_payload`](Self::from_payload) for a caller that has already looked up
     /// the payload's event name: `seed` must be `WebhookEventType::from_name(&payload.event)`.
-    /// The body goes into a buffer from `pool` when it has one that fits.
     pub(crate) fn from_seed_payload(
         payload: &WebhookPayload,
         seed: Option<WebhookEventType>,
-        pool: Option<&BodyPool>,
     ) -> Result<Self, MessageError> {
         let (body, span) =
-            exact_size(|buf| Ok(json::write_payload(buf, payload)), pool).map_err(|source| {
+            exact_size(|buf| Ok(json::write_payload(buf, payload))).map_err(|source| {
                 MessageError::Serialize {
                     event: payload.event.clone(),
                     source,
@@ -114,20 +112,15 @@ impl WebhookMessage {
         Ok(message)
     }
 
-    /// Serializes a seed payload given by reference, stamped now, into a buffer from
-    /// `pool` when it has one that fits.
-    pub(crate) fn from_seed(payload: &SeedPayload<'_>, pool: Option<&BodyPool>) -> Self {
+    /// Serializes a seed payload given by reference, stamped now.
+    pub(crate) fn from_seed(payload: &SeedPayload<'_>) -> Self {
         let stamp = crate::time::Rfc3339::at(std::time::SystemTime::now());
-        Self::from_seed_at(payload, stamp.as_str(), pool)
+        Self::from_seed_at(payload, stamp.as_str())
     }
 
     /// [`from_seed`](Self::from_seed) with a given timestamp.
-    pub(crate) fn from_seed_at(
-        payload: &SeedPayload<'_>,
-        timestamp: &str,
-        pool: Option<&BodyPool>,
-    ) -> Self {
-        let written = exact_size(|buf| Ok(json::write_seed(buf, payload, timestamp)), pool);
+    pub(crate) fn from_seed_at(payload: &SeedPayload<'_>, timestamp: &str) -> Self {
+        let written = exact_size(|buf| Ok(json::write_seed(buf, payload, timestamp)));
         let (body, span) = match written {
             Ok(written) => written,
             // The writer does not fail.
@@ -148,13 +141,12 @@ impl WebhookMessage {
 
     /// A custom event: `body` is serialized to JSON as it is and sent under the event name `event`.
     pub fn custom(event: &str, body: &impl Serialize) -> Result<Self, MessageError> {
-        let (bytes, ()) =
-            exact_size(|buf| serde_json::to_writer(buf, body), None).map_err(|source| {
-                MessageError::Serialize {
-                    event: event.to_owned(),
-                    source,
-                }
-            })?;
+        let (bytes, ()) = exact_size(|buf| serde_json::to_writer(buf, body)).map_err(|source| {
+            MessageError::Serialize {
+                event: event.to_owned(),
+                source,
+            }
+        })?;
         Self::from_parts(event, WebhookEventType::from_name(event), None, bytes)
     }
 
@@ -269,15 +261,9 @@ impl WebhookMessage {
     pub fn body(&self) -> &Bytes {
         &self.body
     }
-
-    /// The body, taking the message apart (to give its buffer back to a [`BodyPool`]).
-    pub(crate) fn into_body(self) -> Bytes {
-        self.body
-    }
 }
 
-/// What `write` writes, in an allocation of its exact size (or a recycled buffer from
-/// `pool` that fits it), and what `write` returned.
+/// What `write` writes, in an allocation of its exact size, and what `write` returned.
 ///
 /// The bytes are written into a per-thread scratch buffer, then copied once into a
 /// buffer of their length, which [`Bytes`] holds as it is. Writing straight into a
@@ -287,7 +273,6 @@ impl WebhookMessage {
 /// caller's allocator cache never refills.
 fn exact_size<T>(
     write: impl FnOnce(&mut Vec<u8>) -> Result<T, serde_json::Error>,
-    pool: Option<&BodyPool>,
 ) -> Result<(Bytes, T), serde_json::Error> {
     /// The most scratch a thread keeps between messages (a larger body frees it).
     const KEEP: usize = 64 * 1024;
@@ -297,7 +282,8 @@ fn exact_size<T>(
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
-            let written = write(&mut buf).map(|extra| (copy_out(&buf, pool), extra));
+            let written = write(&mut buf)
+                .map(|extra| (Bytes::from(Box::<[u8]>::from(buf.as_slice())), extra));
             if buf.capacity() > KEEP {
                 *buf = Vec::new();
             }
@@ -310,16 +296,4 @@ fn exact_size<T>(
             Ok((Bytes::from(buf), extra))
         }
     })
-}
-
-/// `bytes` in a buffer of their own: a recycled one from `pool` if it has one that fits,
-/// else a new one of their exact size.
-fn copy_out(bytes: &[u8], pool: Option<&BodyPool>) -> Bytes {
-    match pool.and_then(|pool| pool.take(bytes.len())) {
-        Some(mut buffer) => {
-            buffer.extend_from_slice(bytes);
-            Bytes::from(buffer)
-        }
-        None => Bytes::from(Box::<[u8]>::from(bytes)),
-    }
 }

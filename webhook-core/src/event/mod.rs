@@ -1,12 +1,10 @@
 //! What is sent: event names, the seed's payload shape, and ready-to-queue messages.
 
-mod bodies;
 mod id;
 mod json;
 mod message;
 mod payload;
 
-pub(crate) use bodies::{BodyPool, IDLE_HELD};
 pub use id::{InvalidWebhookId, WebhookId};
 pub use message::{MAX_EVENT_NAME_CHARS, MessageError, WebhookMessage};
 pub use payload::{SeedPayload, WebhookContext, WebhookPayload};

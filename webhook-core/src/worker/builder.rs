@@ -235,9 +235,6 @@ impl NotifierBuilder {
         let endpoints = endpoint_set(&config, &self.user_agent, self.endpoints);
         Engine {
             endpoints,
-            bodies: crate::event::BodyPool::new(
-                config.queue_capacity.saturating_add(config.max_concurrency),
-            ),
             observe: Hub::new(self.observe, ledger.clone()),
             ledger,
             queue,

@@ -54,10 +54,7 @@ pub(crate) async fn deliver(
             return permit;
         };
         let (delay, verdict) = match judge_next(&engine, &event, verdict, made).await {
-            Next::Done => {
-                engine.bodies.recycle(event.message.into_body());
-                return permit;
-            }
+            Next::Done => return permit,
             Next::Retry(delay, verdict) => (delay, verdict),
         };
         // Waiting holds no delivery slot.

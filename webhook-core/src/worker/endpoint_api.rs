@@ -68,7 +68,7 @@ impl Notifier {
         if let Some(outcome) = self.admit(seed) {
             return Ok(outcome);
         }
-        match WebhookMessage::from_seed_payload(payload, seed, self.bodies()) {
+        match WebhookMessage::from_seed_payload(payload, seed) {
             Ok(message) => self.enqueue_routed(message, route),
             Err(e) => Ok(self.invalid(&e)),
         }

@@ -43,8 +43,6 @@ pub(crate) struct Engine {
     /// The endpoints, their queues and the fair scheduler (inactive in the single-URL
     /// case).
     pub(crate) endpoints: super::endpoints::EndpointSet,
-    /// Delivered bodies' buffers, for the next messages `send` makes.
-    pub(crate) bodies: crate::event::BodyPool,
 }
 
 /// The outbox, who this notifier is to it, and how it is used.

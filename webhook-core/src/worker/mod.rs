@@ -20,8 +20,6 @@
 //!   `lifecycle`: phase, cut-off and report.
 
 mod attempt;
-#[cfg(test)]
-mod bodies_tests;
 mod builder;
 mod claim;
 mod clock;

@@ -187,17 +187,12 @@ impl Notifier {
         engine.observe.set_gauges(&engine.figures());
     }
 
-    /// The buffers `send` writes bodies into (the worker gives delivered ones back).
-    pub(crate) fn bodies(&self) -> Option<&crate::event::BodyPool> {
-        Some(&self.inner.engine.bodies)
-    }
-
     /// Serializes `payload` and enqueues it (subject to the event filter).
     pub fn send(&self, payload: &WebhookPayload) -> EnqueueOutcome {
         let seed = WebhookEventType::from_name(&payload.event);
         match self.admit(seed) {
             Some(outcome) => outcome,
-            None => match WebhookMessage::from_seed_payload(payload, seed, self.bodies()) {
+            None => match WebhookMessage::from_seed_payload(payload, seed) {
                 Ok(message) => self.push(message),
                 Err(e) => self.invalid(&e),
             },
@@ -220,7 +215,7 @@ impl Notifier {
         if payload.event != event.as_str() {
             return self.send(&payload);
         }
-        match WebhookMessage::from_seed_payload(&payload, Some(event), self.bodies()) {
+        match WebhookMessage::from_seed_payload(&payload, Some(event)) {
             Ok(message) => self.push(message),
             Err(e) => self.invalid(&e),
         }
@@ -233,7 +228,7 @@ impl Notifier {
     pub fn send_seed(&self, payload: &SeedPayload<'_>) -> EnqueueOutcome {
         match self.admit(Some(payload.event)) {
             Some(outcome) => outcome,
-            None => self.push(WebhookMessage::from_seed(payload, self.bodies())),
+            None => self.push(WebhookMessage::from_seed(payload)),
         }
     }
 
@@ -251,7 +246,7 @@ impl Notifier {
         if let Some(outcome) = self.admit(seed) {
             return outcome;
         }
-        match WebhookMessage::from_seed_payload(payload, seed, self.bodies()) {
+        match WebhookMessage::from_seed_payload(payload, seed) {
             Ok(message) => self.push_async(message).await,
             Err(e) => self.invalid(&e),
         }

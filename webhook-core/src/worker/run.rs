@@ -161,8 +161,6 @@ async fn next_event(
         };
         // Wait without the slot: a retry that falls due meanwhile may need it.
         drop(permit);
-        // Nothing queued: keep only what a trickle of events reuses.
-        engine.bodies.trim(crate::event::IDLE_HELD);
         tokio::select! {
             biased;
             cmd = commands.recv() => return Err(requested(cmd)),
