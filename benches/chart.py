@@ -184,10 +184,17 @@ def main():
         report = table if sys.argv[1] == "--table" else spread
         report(sys.argv[2] if len(sys.argv) > 2 else "benches/figures/throughput.csv")
         return
+    if any(arg.startswith("-") for arg in sys.argv[1:]):
+        # `--help` or an option this script does not have: the usage, and no file
+        # written (a flag taken for the CSV's path used to truncate the chart).
+        sys.exit(__doc__)
     source = sys.argv[1] if len(sys.argv) > 1 else "benches/figures/throughput.csv"
     target = sys.argv[2] if len(sys.argv) > 2 else "benches/figures/throughput.svg"
+    # Drawn before the target is opened, so a CSV that cannot be read leaves the old
+    # chart in place.
+    drawing = svg(medians(source))
     with open(target, "w") as f:
-        f.write(svg(medians(source)))
+        f.write(drawing)
     print(f"wrote {target}")
 
 
