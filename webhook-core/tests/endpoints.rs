@@ -688,3 +688,28 @@ async fn an_endpoint_open_for_longer_than_auto_disable_after_is_disabled_and_kee
     assert!(report.stats.balances());
     assert_balanced(n);
 }
+
+#[tokio::test]
+async fn events_for_endpoints_have_bodies_of_their_own() {
+    // An endpoint's queue may hold an event for long (an open breaker, a rate limit): its
+    // body must not keep a block of other events' bodies alive. Sent from a fresh
+    // thread, whose block would hold both bodies back to back if they were carved.
+    let hosts = Arc::new(Hosts::new(vec![]));
+    let s = start(cfg(json!({})), hosts.clone(), true);
+    s.notifier.upsert_endpoint(&ep("a")).expect("a");
+    let notifier = s.notifier.clone();
+    std::thread::spawn(move || {
+        assert!(notifier.send(&task(1)).is_accepted());
+        let route = Route::to(EndpointId::new("a").expect("id"));
+        let routed = notifier.send_routed(&task(2), &route);
+        assert!(routed.expect("known").is_accepted());
+    })
+    .join()
+    .expect("no panic");
+    assert!(s.notifier.wait_idle_async(IDLE).await);
+    let hits = hosts.hits.lock().expect("lock").clone();
+    assert_eq!(task_ids(&hits), ["T-1", "T-2"]);
+    let ((first, len), (second, _)) = (hits[0].body_at, hits[1].body_at);
+    assert_ne!(first + len, second, "the two bodies share a block");
+    assert_balanced(&s.notifier);
+}

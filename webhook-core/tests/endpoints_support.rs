@@ -19,6 +19,9 @@ pub struct Hit {
     pub attempt: u32,
     pub at: tokio::time::Instant,
     pub body: String,
+    /// Where the request's body bytes were (two bodies cut from one block sit back to
+    /// back).
+    pub body_at: (usize, usize),
     pub headers: http::HeaderMap,
 }
 
@@ -101,6 +104,7 @@ impl Transport for Hosts {
             attempt: request.attempt,
             at: tokio::time::Instant::now(),
             body: String::from_utf8_lossy(&request.body).into_owned(),
+            body_at: (request.body.as_ptr() as usize, request.body.len()),
             headers: request.headers.clone(),
         });
         let reply = self

@@ -549,3 +549,46 @@ async fn an_answer_within_the_backstop_margin_counts_and_one_after_it_does_not()
         }
     }
 }
+
+#[tokio::test]
+async fn a_body_waiting_for_a_retry_is_copied_out_of_its_shared_block() {
+    // Bodies sent from one thread are cut back to back from a shared block; an event
+    // waiting for a retry holds a copy of its own, so a long wait keeps no block alive.
+    let fake = Scripted::new(|_, n| Ok(ok(if n == 0 { 500 } else { 200 })));
+    let cfg = no_jitter(config(json!({"retry_count": 1, "retry_backoff_ms": 1000})));
+    let (notifier, store) = start(cfg, fake.clone());
+    let sender = notifier.clone();
+    std::thread::spawn(move || {
+        for id in ["T-1", "T-2"] {
+            let payload = WebhookPayload::new(WebhookEventType::TaskFailed).task_id(id);
+            assert!(sender.send(&payload).is_accepted());
+        }
+    })
+    .join()
+    .expect("no panic");
+    assert!(notifier.wait_idle_async(Duration::from_secs(600)).await);
+    let seen = fake.seen();
+    let attempts: Vec<(u32, bool)> = seen
+        .iter()
+        .map(|s| (s.attempt, s.webhook_id == seen[0].webhook_id))
+        .collect();
+    assert_eq!(attempts, [(1, true), (1, false), (2, true)]);
+    let at = |b: &bytes::Bytes| b.as_ptr() as usize;
+    let (first, second, retried) = (&seen[0].body, &seen[1].body, &seen[2].body);
+    assert_eq!(
+        at(first) + first.len(),
+        at(second),
+        "sent bodies share a block"
+    );
+    assert_eq!(retried, first);
+    assert_ne!(at(retried), at(first), "the retried body was copied out");
+    let stats = notifier.stats();
+    assert_eq!((stats.delivered, stats.failed), (2, 0));
+    assert!(
+        store
+            .list(&RecordFilter::default())
+            .await
+            .expect("lists")
+            .is_empty()
+    );
+}

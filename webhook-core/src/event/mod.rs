@@ -6,6 +6,7 @@ mod message;
 mod payload;
 
 pub use id::{InvalidWebhookId, WebhookId};
+pub(crate) use message::Body;
 pub use message::{MAX_EVENT_NAME_CHARS, MessageError, WebhookMessage};
 pub use payload::{SeedPayload, WebhookContext, WebhookPayload};
 

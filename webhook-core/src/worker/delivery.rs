@@ -57,8 +57,9 @@ pub(crate) async fn deliver(
             Next::Done => return permit,
             Next::Retry(delay, verdict) => (delay, verdict),
         };
-        // Waiting holds no delivery slot.
+        // Waiting holds no delivery slot, nor the block a carved body was cut from.
         drop(permit.take());
+        event.message.detach();
         match wait_then_reacquire(&engine, delay, abort, &mut event).await {
             Ok(p) => permit = Some(p),
             Err(stop) => {

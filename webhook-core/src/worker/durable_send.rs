@@ -61,7 +61,8 @@ impl Notifier {
         if let Some(outcome) = self.admit(seed) {
             return Err(not_stored(outcome));
         }
-        WebhookMessage::from_seed_payload(payload, seed).map_err(|e| not_stored(self.invalid(&e)))
+        WebhookMessage::from_seed_payload(payload, seed, self.layout())
+            .map_err(|e| not_stored(self.invalid(&e)))
     }
 
     /// The commit's own bound: the linger, then every append try.

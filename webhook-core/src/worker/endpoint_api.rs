@@ -68,7 +68,7 @@ impl Notifier {
         if let Some(outcome) = self.admit(seed) {
             return Ok(outcome);
         }
-        match WebhookMessage::from_seed_payload(payload, seed) {
+        match WebhookMessage::from_seed_payload(payload, seed, crate::event::Body::Exact) {
             Ok(message) => self.enqueue_routed(message, route),
             Err(e) => Ok(self.invalid(&e)),
         }
@@ -100,6 +100,9 @@ impl Notifier {
         message: WebhookMessage,
         route: &Route,
     ) -> Result<EnqueueOutcome, EndpointError> {
+        // Endpoints' queues may hold an event for long (an open breaker, a rate limit).
+        let mut message = message;
+        message.detach();
         let engine = &self.inner.engine;
         let single = route.endpoint.is_none()
             && engine.config.destination.is_some()

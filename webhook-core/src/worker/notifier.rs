@@ -192,7 +192,7 @@ impl Notifier {
         let seed = WebhookEventType::from_name(&payload.event);
         match self.admit(seed) {
             Some(outcome) => outcome,
-            None => match WebhookMessage::from_seed_payload(payload, seed) {
+            None => match WebhookMessage::from_seed_payload(payload, seed, self.layout()) {
                 Ok(message) => self.push(message),
                 Err(e) => self.invalid(&e),
             },
@@ -215,7 +215,7 @@ impl Notifier {
         if payload.event != event.as_str() {
             return self.send(&payload);
         }
-        match WebhookMessage::from_seed_payload(&payload, Some(event)) {
+        match WebhookMessage::from_seed_payload(&payload, Some(event), self.layout()) {
             Ok(message) => self.push(message),
             Err(e) => self.invalid(&e),
         }
@@ -228,7 +228,7 @@ impl Notifier {
     pub fn send_seed(&self, payload: &SeedPayload<'_>) -> EnqueueOutcome {
         match self.admit(Some(payload.event)) {
             Some(outcome) => outcome,
-            None => self.push(WebhookMessage::from_seed(payload)),
+            None => self.push(WebhookMessage::from_seed(payload, self.layout())),
         }
     }
 
@@ -246,7 +246,7 @@ impl Notifier {
         if let Some(outcome) = self.admit(seed) {
             return outcome;
         }
-        match WebhookMessage::from_seed_payload(payload, seed) {
+        match WebhookMessage::from_seed_payload(payload, seed, self.layout()) {
             Ok(message) => self.push_async(message).await,
             Err(e) => self.invalid(&e),
         }
@@ -297,6 +297,16 @@ impl Notifier {
         }
         self.fan_out(message, &crate::endpoint::Route::all())
             .unwrap_or(EnqueueOutcome::Dropped(DropReason::Filtered))
+    }
+
+    /// How the bodies this notifier serializes are laid out: carved when they go straight
+    /// into its queue, each in its own allocation when endpoints may hold them.
+    pub(super) fn layout(&self) -> crate::event::Body {
+        if self.inner.engine.endpoints.is_active() {
+            crate::event::Body::Exact
+        } else {
+            crate::event::Body::Carved
+        }
     }
 
     pub(super) fn invalid(&self, error: &crate::event::MessageError) -> EnqueueOutcome {
