@@ -9,9 +9,11 @@ use std::fmt;
 /// One event, serialized once, with its webhook id: what the queue holds and the worker sends.
 ///
 /// Cloning is cheap (the body is reference-counted). The constructors here give each
-/// body an allocation of its own; the bodies the notifier serializes itself (in
-/// `send` and the seed's functions) are cut from a block it shares with its neighbours
-/// (see [`CarvedBlock`]).
+/// body an allocation of its own. The bodies a `Notifier` serializes for its own queue
+/// (`send`, `send_seed` and the seed's functions, without endpoints) are cut from an
+/// 8 KiB block shared with the bodies the same thread made just before and after; one
+/// kept for long (a clone of [`body`](Self::body) held past its delivery) keeps that
+/// block alive.
 #[derive(Clone)]
 pub struct WebhookMessage {
     id: WebhookId,

@@ -61,7 +61,7 @@ impl Notifier {
         if let Some(outcome) = self.admit(seed) {
             return Err(not_stored(outcome));
         }
-        WebhookMessage::from_seed_payload(payload, seed, self.layout())
+        WebhookMessage::from_seed_payload(payload, seed, crate::event::Body::Exact)
             .map_err(|e| not_stored(self.invalid(&e)))
     }
 

@@ -300,9 +300,12 @@ impl Notifier {
     }
 
     /// How the bodies this notifier serializes are laid out: carved when they go straight
-    /// into its queue, each in its own allocation when endpoints may hold them.
+    /// into its queue and out to the transport, each in its own allocation when
+    /// something may hold them for long (an endpoint's queue; an outbox, which may keep
+    /// the body it is given until the entry is delivered).
     pub(super) fn layout(&self) -> crate::event::Body {
-        if self.inner.engine.endpoints.is_active() {
+        let engine = &self.inner.engine;
+        if engine.endpoints.is_active() || engine.outbox.is_some() {
             crate::event::Body::Exact
         } else {
             crate::event::Body::Carved
