@@ -10,10 +10,10 @@ use std::fmt;
 ///
 /// Cloning is cheap (the body is reference-counted). The constructors here give each
 /// body an allocation of its own. The bodies a `Notifier` serializes for its own queue
-/// (`send`, `send_seed` and the seed's functions, without endpoints) are cut from an
-/// 8 KiB block shared with the bodies the same thread made just before and after; one
-/// kept for long (a clone of [`body`](Self::body) held past its delivery) keeps that
-/// block alive.
+/// (`send` and its forms, `send_seed` and the seed's functions, when it has neither
+/// endpoints nor an outbox) are cut from an 8 KiB block shared with the bodies the same
+/// thread made just before and after; such a body kept for long (a clone of
+/// [`body`](Self::body) held past its delivery) keeps that block alive.
 #[derive(Clone)]
 pub struct WebhookMessage {
     id: WebhookId,
