@@ -343,12 +343,17 @@ fn serialize<T>(
         Ok(mut buf) => {
             buf.clear();
             let written = write(&mut buf).map(|extra| {
-                let laid = match layout {
+                let carved = match layout {
                     Body::Carved => CarvedBlock::carve(&buf),
                     Body::Exact => None,
                 };
-                let laid =
-                    laid.unwrap_or_else(|| Laid::exact(Bytes::from(Box::<[u8]>::from(&buf[..]))));
+                let laid = match carved {
+                    Some(bytes) => Laid {
+                        bytes,
+                        carved: true,
+                    },
+                    None => Laid::exact(Bytes::from(Box::<[u8]>::from(&buf[..]))),
+                };
                 (laid, extra)
             });
             if buf.capacity() > KEEP {
@@ -388,7 +393,7 @@ impl CarvedBlock {
 
     /// `bytes` copied into this thread's block (a fresh one when it has no room);
     /// `None` for a body over [`Self::LARGEST`].
-    fn carve(bytes: &[u8]) -> Option<Laid> {
+    fn carve(bytes: &[u8]) -> Option<Bytes> {
         thread_local! {
             static BLOCK: RefCell<BytesMut> = RefCell::new(BytesMut::new());
         }
@@ -402,10 +407,7 @@ impl CarvedBlock {
                 *block = BytesMut::with_capacity(Self::SIZE);
             }
             block.extend_from_slice(bytes);
-            Some(Laid {
-                bytes: block.split().freeze(),
-                carved: true,
-            })
+            Some(block.split().freeze())
         })
     }
 }

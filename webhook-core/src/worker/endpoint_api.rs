@@ -97,11 +97,10 @@ impl Notifier {
     /// unless one endpoint is named) and every matching endpoint.
     pub(super) fn fan_out(
         &self,
-        message: WebhookMessage,
+        mut message: WebhookMessage,
         route: &Route,
     ) -> Result<EnqueueOutcome, EndpointError> {
         // Endpoints' queues may hold an event for long (an open breaker, a rate limit).
-        let mut message = message;
         message.detach();
         let engine = &self.inner.engine;
         let single = route.endpoint.is_none()
