@@ -101,6 +101,8 @@ impl Notifier {
         route: &Route,
     ) -> Result<EnqueueOutcome, EndpointError> {
         // Endpoints' queues may hold an event for long (an open breaker, a rate limit).
+        // `Notifier::layout` already serializes for endpoints without carving; a carved
+        // body gets here only when endpoints were added between its `send` and its push.
         message.detach();
         let engine = &self.inner.engine;
         let single = route.endpoint.is_none()
